@@ -1,0 +1,166 @@
+/*
+ * cli.c: program edges: messages, exit codes, option values (see cli.h).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char *qn_progname = "quern";
+
+void qn_cli_init(const char *argv0)
+{
+	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+
+	if (argv0)
+		qn_progname = slash ? slash + 1 : argv0;
+}
+
+static void vwarn(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: ", qn_progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void qn_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void qn_errx(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void qn_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information.\n", qn_progname);
+	exit(QN_EXIT_USAGE);
+}
+
+void qn_print_version(void)
+{
+	printf("%s (quern) %s\n", qn_progname, QN_VERSION);
+	exit(qn_finish_stdout(QN_EXIT_OK));
+}
+
+int qn_ncores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+int qn_parse_threads(const char *arg)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(arg, &end, 10);
+	if (errno || *end || n < 0 || n > 4096)
+		qn_usage_error("invalid thread count '%s'", arg);
+	return n == 0 ? qn_ncores() : (int)n;
+}
+
+int qn_parse_size(const char *arg, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || arg[0] == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int qn_finish_stdout(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: write error on standard output: %s\n", qn_progname, strerror(errno));
+		return QN_EXIT_FAIL;
+	}
+	return status;
+}
+
+void qn_config_init(struct qn_config *c)
+{
+	qn_buf_init(&c->json);
+}
+
+static void key(struct qn_config *c, const char *k)
+{
+	qn_buf_putc(&c->json, c->json.len ? ',' : '{');
+	qn_buf_append_json_str(&c->json, k, strlen(k));
+	qn_buf_putc(&c->json, ':');
+}
+
+void qn_config_str(struct qn_config *c, const char *k, const char *val)
+{
+	key(c, k);
+	if (val)
+		qn_buf_append_json_str(&c->json, val, strlen(val));
+	else
+		qn_buf_puts(&c->json, "null");
+}
+
+void qn_config_int(struct qn_config *c, const char *k, int64_t val)
+{
+	key(c, k);
+	qn_buf_appendf(&c->json, "%lld", (long long)val);
+}
+
+void qn_config_bool(struct qn_config *c, const char *k, int val)
+{
+	key(c, k);
+	qn_buf_puts(&c->json, val ? "true" : "false");
+}
+
+const char *qn_config_json(struct qn_config *c)
+{
+	static const char empty[] = "{}";
+
+	if (!c->json.len)
+		return empty;
+	qn_buf_putc(&c->json, '}');
+	c->json.len--;	/* keep it open for more keys; the '}' stays after the NUL-free end */
+	c->json.data[c->json.len + 1] = '\0';
+	return c->json.data;
+}
+
+void qn_config_release(struct qn_config *c)
+{
+	qn_buf_release(&c->json);
+}

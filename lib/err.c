@@ -1,0 +1,98 @@
+/*
+ * err.c: error values and aborting allocators (see err.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+int qn_err_vset(struct qn_err *err, int code, const char *fmt, va_list ap)
+{
+	if (err) {
+		err->code = code;
+		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	}
+	return code;
+}
+
+int qn_err_set(struct qn_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	qn_err_vset(err, code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void qn_err_clear(struct qn_err *err)
+{
+	if (err) {
+		err->code = QN_OK;
+		err->msg[0] = '\0';
+	}
+}
+
+static void oom(size_t n)
+{
+	fprintf(stderr, "quern: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *qn_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		oom(n);
+	return p;
+}
+
+void *qn_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		oom(n * size);
+	return p;
+}
+
+void *qn_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (!q)
+		oom(n);
+	return q;
+}
+
+char *qn_xstrndup(const char *s, size_t n)
+{
+	char *d = qn_xmalloc(n + 1);
+
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+char *qn_xstrdup(const char *s)
+{
+	return qn_xstrndup(s, strlen(s));
+}
+
+char *qn_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	s = qn_xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}

@@ -1,0 +1,1188 @@
+/*
+ * manifest.c: the SQLite manifest (see manifest.h).
+ *
+ * Writes are queued as rows in memory (the strings in one arena) and
+ * written by flush() in a single BEGIN IMMEDIATE transaction with
+ * prepared statements.  Queuing rather than holding a transaction open
+ * keeps the write lock short whatever the program does between records,
+ * which is what lets eight processes share one file without waiting long.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "manifest.h"
+
+/* ---- schema ---- */
+
+/*
+ * Migrations, in order: migrations[i] takes user_version i to i + 1.
+ * Never edit one that has shipped; add the next.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  uuid TEXT NOT NULL UNIQUE,"
+	"  tool TEXT NOT NULL,"
+	"  version TEXT NOT NULL,"
+	"  argv TEXT NOT NULL,"		/* JSON array */
+	"  config TEXT NOT NULL,"	/* JSON object, defaults included */
+	"  host TEXT NOT NULL,"
+	"  pid INTEGER NOT NULL,"
+	"  started TEXT NOT NULL,"	/* ISO 8601 UTC */
+	"  ended TEXT,"
+	"  status TEXT NOT NULL CHECK (status IN ('running','ok','failed')),"
+	"  error TEXT,"
+	"  counters TEXT NOT NULL DEFAULT '{}'"
+	");"
+	"CREATE TABLE files ("
+	"  id INTEGER PRIMARY KEY,"
+	"  path TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  hash TEXT NOT NULL,"		/* xxh3-128, 32 hex digits */
+	"  UNIQUE (path, size, hash)"
+	");"
+	"CREATE INDEX files_hash ON files(hash);"
+	"CREATE TABLE run_files ("
+	"  run INTEGER NOT NULL REFERENCES runs(id),"
+	"  file INTEGER NOT NULL REFERENCES files(id),"
+	"  role TEXT NOT NULL CHECK (role IN ('input','output')),"
+	"  PRIMARY KEY (run, file, role)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX run_files_file ON run_files(file, role);"
+	"CREATE TABLE docs ("
+	"  id TEXT PRIMARY KEY,"
+	"  source TEXT NOT NULL,"
+	"  locator TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  run INTEGER NOT NULL REFERENCES runs(id)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE doc_events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  run INTEGER NOT NULL REFERENCES runs(id),"
+	"  doc TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('drop','modify','duplicate','reject')),"
+	"  rule TEXT NOT NULL,"
+	"  value TEXT,"
+	"  other TEXT"
+	");"
+	"CREATE INDEX doc_events_doc ON doc_events(doc);"
+	"CREATE TABLE shard_docs ("
+	"  run INTEGER NOT NULL REFERENCES runs(id),"
+	"  shard TEXT NOT NULL,"
+	"  doc TEXT NOT NULL,"
+	"  first_token INTEGER NOT NULL,"
+	"  n_tokens INTEGER NOT NULL,"
+	"  PRIMARY KEY (shard, first_token, run)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX shard_docs_doc ON shard_docs(doc);"
+	"CREATE TABLE tags ("
+	"  name TEXT PRIMARY KEY,"
+	"  note TEXT,"
+	"  created TEXT NOT NULL,"
+	"  run INTEGER REFERENCES runs(id)"
+	");"
+	"CREATE TABLE tag_files ("
+	"  tag TEXT NOT NULL REFERENCES tags(name),"
+	"  file INTEGER NOT NULL REFERENCES files(id),"
+	"  PRIMARY KEY (tag, file)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE train_runs ("
+	"  run INTEGER PRIMARY KEY REFERENCES runs(id),"
+	"  tag TEXT,"
+	"  tokenizer TEXT,"
+	"  config TEXT NOT NULL,"
+	"  seed INTEGER"
+	");"
+	"CREATE TABLE train_metrics ("
+	"  run INTEGER NOT NULL REFERENCES runs(id),"
+	"  step INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  value REAL,"
+	"  PRIMARY KEY (run, step, name)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE checkpoints ("
+	"  run INTEGER NOT NULL REFERENCES runs(id),"
+	"  step INTEGER NOT NULL,"
+	"  file INTEGER NOT NULL REFERENCES files(id),"
+	"  PRIMARY KEY (run, step)"
+	") WITHOUT ROWID;",
+};
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* ---- queued rows ---- */
+
+enum stmt_id {
+	S_FILE,		/* path size hash */
+	S_RUN_FILE,	/* run path size hash role */
+	S_DOC,		/* id source locator size run */
+	S_EVENT,	/* run doc kind rule value other */
+	S_SHARD,	/* run shard doc first n */
+	S_TRAIN,	/* run tag tokenizer config seed */
+	S_METRIC,	/* run step name value */
+	S_CKPT,		/* run step path size hash */
+	NSTMT
+};
+
+static const char *const stmt_sql[NSTMT] = {
+	[S_FILE] = "INSERT OR IGNORE INTO files(path,size,hash) VALUES(?1,?2,?3)",
+	[S_RUN_FILE] = "INSERT OR IGNORE INTO run_files(run,file,role) "
+		       "SELECT ?1, id, ?5 FROM files WHERE path=?2 AND size=?3 AND hash=?4",
+	[S_DOC] = "INSERT OR IGNORE INTO docs(id,source,locator,size,run) VALUES(?1,?2,?3,?4,?5)",
+	[S_EVENT] = "INSERT INTO doc_events(run,doc,kind,rule,value,other) VALUES(?1,?2,?3,?4,?5,?6)",
+	[S_SHARD] = "INSERT OR REPLACE INTO shard_docs(run,shard,doc,first_token,n_tokens) VALUES(?1,?2,?3,?4,?5)",
+	[S_TRAIN] = "INSERT OR REPLACE INTO train_runs(run,tag,tokenizer,config,seed) VALUES(?1,?2,?3,?4,?5)",
+	[S_METRIC] = "INSERT OR REPLACE INTO train_metrics(run,step,name,value) VALUES(?1,?2,?3,?4)",
+	[S_CKPT] = "INSERT OR REPLACE INTO checkpoints(run,step,file) "
+		   "SELECT ?1, ?2, id FROM files WHERE path=?3 AND size=?4 AND hash=?5",
+};
+
+#define MAXP 6
+
+/* A parameter: an integer, a real, NULL, or a string at an arena offset. */
+struct param {
+	char type;	/* 'i', 'r', 'n', 't' */
+	union {
+		int64_t i;
+		double r;
+		size_t off;
+	} u;
+};
+
+struct row {
+	unsigned char stmt, np;
+	struct param p[MAXP];
+};
+
+struct counter {
+	char *name;
+	int64_t value;
+};
+
+struct qn_manifest {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *stmt[NSTMT];
+	int64_t run;
+	char uuid[QN_HASH_HEX];
+	struct row *rows;
+	size_t nrows, caprows;
+	struct qn_buf arena;
+	struct counter *counters;
+	int ncounters;
+	int run_open;
+};
+
+enum { FLUSH_ROWS = 100000, FLUSH_ARENA = 32 << 20 };
+
+static int dberr(struct qn_manifest *m, struct qn_err *err, const char *what)
+{
+	return qn_err_set(err, QN_EDB, "%s: %s: %s", m->path, what, sqlite3_errmsg(m->db));
+}
+
+static int exec(struct qn_manifest *m, const char *sql, struct qn_err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(m->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		qn_err_set(err, QN_EDB, "%s: %s", m->path, msg ? msg : sqlite3_errmsg(m->db));
+		sqlite3_free(msg);
+		return QN_EDB;
+	}
+	return 0;
+}
+
+static int user_version(struct qn_manifest *m)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(m->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Applies every migration past the file's version, each in its own transaction. */
+static int migrate(struct qn_manifest *m, struct qn_err *err)
+{
+	for (;;) {
+		int v, rc;
+		char sql[64];
+
+		if ((rc = exec(m, "BEGIN IMMEDIATE", err)))
+			return rc;
+		v = user_version(m);
+		if (v < 0) {
+			exec(m, "ROLLBACK", NULL);
+			return dberr(m, err, "reading the schema version");
+		}
+		if (v > NMIGRATIONS) {
+			exec(m, "ROLLBACK", NULL);
+			return qn_err_set(err, QN_EDB, "%s: schema version %d is newer than this quern (%d): upgrade quern",
+					  m->path, v, NMIGRATIONS);
+		}
+		if (v == NMIGRATIONS)
+			return exec(m, "COMMIT", err);
+		snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
+		if ((rc = exec(m, migrations[v], err)) || (rc = exec(m, sql, err)) ||
+		    (rc = exec(m, "COMMIT", err))) {
+			exec(m, "ROLLBACK", NULL);
+			return rc;
+		}
+	}
+}
+
+const char *qn_manifest_path(const char *opt)
+{
+	const char *env;
+
+	if (opt && *opt)
+		return opt;
+	env = getenv("QUERN_MANIFEST");
+	return env && *env ? env : "quern.db";
+}
+
+struct qn_manifest *qn_manifest_open(const char *path, struct qn_err *err)
+{
+	struct qn_manifest *m = qn_xcalloc(1, sizeof *m);
+	int i, tries;
+
+	m->path = qn_xstrdup(path);
+	if (sqlite3_open_v2(path, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		qn_err_set(err, QN_EDB, "%s: %s", path, m->db ? sqlite3_errmsg(m->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(m->db, 600000);
+	sqlite3_extended_result_codes(m->db, 1);
+	/* Switching to WAL takes a lock that busy_timeout does not always wait for. */
+	for (tries = 0;; tries++) {
+		struct qn_err e2;
+
+		if (!exec(m, "PRAGMA journal_mode=WAL", &e2))
+			break;
+		if (tries > 200 || !strstr(e2.msg, "locked")) {
+			if (err)
+				*err = e2;
+			goto fail;
+		}
+		usleep(50000);
+	}
+	if (exec(m, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"
+		 "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY", err))
+		goto fail;
+	if (migrate(m, err))
+		goto fail;
+	for (i = 0; i < NSTMT; i++)
+		if (sqlite3_prepare_v3(m->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &m->stmt[i], NULL) != SQLITE_OK) {
+			dberr(m, err, "preparing statements");
+			goto fail;
+		}
+	return m;
+fail:
+	qn_manifest_close(m);
+	return NULL;
+}
+
+int qn_manifest_schema(struct qn_manifest *m)
+{
+	return user_version(m);
+}
+
+static void free_counters(struct qn_manifest *m)
+{
+	int i;
+
+	for (i = 0; i < m->ncounters; i++)
+		free(m->counters[i].name);
+	free(m->counters);
+	m->counters = NULL;
+	m->ncounters = 0;
+}
+
+void qn_manifest_close(struct qn_manifest *m)
+{
+	int i;
+
+	if (!m)
+		return;
+	if (m->db) {
+		if (m->nrows)
+			qn_manifest_flush(m, NULL);
+		for (i = 0; i < NSTMT; i++)
+			sqlite3_finalize(m->stmt[i]);
+		sqlite3_close(m->db);
+	}
+	free(m->rows);
+	qn_buf_release(&m->arena);
+	free_counters(m);
+	free(m->path);
+	free(m);
+}
+
+/* ---- queue ---- */
+
+static struct row *queue(struct qn_manifest *m, enum stmt_id s)
+{
+	struct row *r;
+
+	if (m->nrows == m->caprows) {
+		m->caprows = m->caprows ? m->caprows * 2 : 1024;
+		m->rows = qn_xrealloc(m->rows, m->caprows * sizeof *m->rows);
+	}
+	r = &m->rows[m->nrows++];
+	r->stmt = (unsigned char)s;
+	r->np = 0;
+	return r;
+}
+
+static void p_int(struct row *r, int64_t v)
+{
+	r->p[r->np].type = 'i';
+	r->p[r->np++].u.i = v;
+}
+
+static void p_real(struct row *r, double v)
+{
+	r->p[r->np].type = 'r';
+	r->p[r->np++].u.r = v;
+}
+
+static void p_text(struct qn_manifest *m, struct row *r, const char *s)
+{
+	if (!s) {
+		r->p[r->np++].type = 'n';
+		return;
+	}
+	r->p[r->np].type = 't';
+	r->p[r->np++].u.off = m->arena.len;
+	qn_buf_append(&m->arena, s, strlen(s) + 1);
+}
+
+static int maybe_flush(struct qn_manifest *m, struct qn_err *err)
+{
+	if (m->nrows >= FLUSH_ROWS || m->arena.len >= FLUSH_ARENA)
+		return qn_manifest_flush(m, err);
+	return 0;
+}
+
+static int step_row(struct qn_manifest *m, const struct row *r)
+{
+	sqlite3_stmt *st = m->stmt[r->stmt];
+	int i, rc;
+
+	for (i = 0; i < r->np; i++) {
+		const struct param *p = &r->p[i];
+
+		switch (p->type) {
+		case 'i': sqlite3_bind_int64(st, i + 1, p->u.i); break;
+		case 'r': sqlite3_bind_double(st, i + 1, p->u.r); break;
+		case 't': sqlite3_bind_text(st, i + 1, m->arena.data + p->u.off, -1, SQLITE_STATIC); break;
+		default: sqlite3_bind_null(st, i + 1);
+		}
+	}
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+static int write_counters(struct qn_manifest *m, struct qn_err *err);
+
+int qn_manifest_flush(struct qn_manifest *m, struct qn_err *err)
+{
+	size_t i;
+	int rc;
+
+	if (!m->nrows && !m->run_open)
+		return 0;
+	if ((rc = exec(m, "BEGIN IMMEDIATE", err)))
+		return rc;
+	for (i = 0; i < m->nrows; i++)
+		if (step_row(m, &m->rows[i])) {
+			dberr(m, err, "writing");
+			exec(m, "ROLLBACK", NULL);
+			return QN_EDB;
+		}
+	if (m->run_open && (rc = write_counters(m, err))) {
+		exec(m, "ROLLBACK", NULL);
+		return rc;
+	}
+	if ((rc = exec(m, "COMMIT", err))) {
+		exec(m, "ROLLBACK", NULL);
+		return rc;
+	}
+	m->nrows = 0;
+	qn_buf_reset(&m->arena);
+	return 0;
+}
+
+/* ---- runs ---- */
+
+static void make_uuid(char out[QN_HASH_HEX])
+{
+	struct {
+		unsigned char rnd[16];
+		struct timespec ts;
+		pid_t pid;
+	} seed;
+
+	memset(&seed, 0, sizeof seed);
+	if (getrandom(seed.rnd, sizeof seed.rnd, 0) < 0)
+		memset(seed.rnd, 0, sizeof seed.rnd);
+	clock_gettime(CLOCK_REALTIME, &seed.ts);
+	seed.pid = getpid();
+	qn_hash_hex(qn_hash_bytes(&seed, sizeof seed), out);
+}
+
+int qn_manifest_run_begin(struct qn_manifest *m, const char *tool,
+			  int argc, char *const argv[], const char *config_json,
+			  struct qn_err *err)
+{
+	struct qn_buf av = QN_BUF_INIT;
+	char host[HOST_NAME_MAX + 1] = "";
+	sqlite3_stmt *st;
+	int i, rc;
+
+	qn_buf_putc(&av, '[');
+	for (i = 0; i < argc; i++) {
+		if (i)
+			qn_buf_putc(&av, ',');
+		qn_buf_append_json_str(&av, argv[i], strlen(argv[i]));
+	}
+	qn_buf_putc(&av, ']');
+	gethostname(host, sizeof host - 1);
+	make_uuid(m->uuid);
+	if (sqlite3_prepare_v2(m->db,
+			       "INSERT INTO runs(uuid,tool,version,argv,config,host,pid,started,status)"
+			       " VALUES(?1,?2,?3,?4,json(?5),?6,?7,strftime('%Y-%m-%dT%H:%M:%fZ','now'),'running')",
+			       -1, &st, NULL) != SQLITE_OK) {
+		qn_buf_release(&av);
+		return dberr(m, err, "starting the run");
+	}
+	sqlite3_bind_text(st, 1, m->uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tool, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, QN_VERSION, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, av.data, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, config_json ? config_json : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (int64_t)getpid());
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	qn_buf_release(&av);
+	if (rc != SQLITE_DONE)
+		return dberr(m, err, "starting the run");
+	m->run = sqlite3_last_insert_rowid(m->db);
+	m->run_open = 1;
+	return 0;
+}
+
+int64_t qn_manifest_run_id(const struct qn_manifest *m)
+{
+	return m->run;
+}
+
+const char *qn_manifest_run_uuid(const struct qn_manifest *m)
+{
+	return m->uuid;
+}
+
+/* The absolute form of path, so that records mean the same from any directory. */
+static char *abs_path(const char *path)
+{
+	char *r = realpath(path, NULL);
+
+	if (!r) {
+		char cwd[PATH_MAX];
+
+		if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+			return qn_xstrdup(path);
+		return qn_xasprintf("%s/%s", cwd, path);
+	}
+	return r;
+}
+
+static int need_run(struct qn_manifest *m, struct qn_err *err)
+{
+	return m->run_open ? 0 : qn_err_set(err, QN_EUSAGE, "%s: no run started", m->path);
+}
+
+static void queue_file(struct qn_manifest *m, const char *apath, uint64_t size,
+		       const char *hex)
+{
+	struct row *r = queue(m, S_FILE);
+
+	p_text(m, r, apath);
+	p_int(r, (int64_t)size);
+	p_text(m, r, hex);
+}
+
+int qn_manifest_file_hashed(struct qn_manifest *m, const char *path,
+			    uint64_t size, struct qn_hash128 h,
+			    enum qn_role role, struct qn_err *err)
+{
+	char hex[QN_HASH_HEX], *apath;
+	struct row *r;
+
+	if (need_run(m, err))
+		return QN_EUSAGE;
+	qn_hash_hex(h, hex);
+	apath = abs_path(path);
+	queue_file(m, apath, size, hex);
+	r = queue(m, S_RUN_FILE);
+	p_int(r, m->run);
+	p_text(m, r, apath);
+	p_int(r, (int64_t)size);
+	p_text(m, r, hex);
+	p_text(m, r, role == QN_INPUT ? "input" : "output");
+	free(apath);
+	return maybe_flush(m, err);
+}
+
+int qn_manifest_file(struct qn_manifest *m, const char *path,
+		     enum qn_role role, struct qn_err *err)
+{
+	struct qn_hash128 h;
+	uint64_t size;
+	int rc;
+
+	if ((rc = qn_hash_file(path, &h, &size, err)))
+		return rc;
+	return qn_manifest_file_hashed(m, path, size, h, role, err);
+}
+
+int qn_manifest_doc(struct qn_manifest *m, const char *id, const char *source,
+		    const char *locator, uint64_t size, struct qn_err *err)
+{
+	struct row *r;
+
+	if (need_run(m, err))
+		return QN_EUSAGE;
+	r = queue(m, S_DOC);
+	p_text(m, r, id);
+	p_text(m, r, source ? source : "");
+	p_text(m, r, locator ? locator : "");
+	p_int(r, (int64_t)size);
+	p_int(r, m->run);
+	return maybe_flush(m, err);
+}
+
+int qn_manifest_event(struct qn_manifest *m, const char *doc, const char *kind,
+		      const char *rule, const char *value, const char *other,
+		      struct qn_err *err)
+{
+	struct row *r;
+
+	if (need_run(m, err))
+		return QN_EUSAGE;
+	if (strcmp(kind, "drop") && strcmp(kind, "modify") &&
+	    strcmp(kind, "duplicate") && strcmp(kind, "reject"))
+		return qn_err_set(err, QN_EUSAGE, "unknown event kind '%s'", kind);
+	r = queue(m, S_EVENT);
+	p_int(r, m->run);
+	p_text(m, r, doc);
+	p_text(m, r, kind);
+	p_text(m, r, rule);
+	p_text(m, r, value);
+	p_text(m, r, other);
+	return maybe_flush(m, err);
+}
+
+int qn_manifest_shard_doc(struct qn_manifest *m, const char *shard,
+			  const char *doc, int64_t first_token,
+			  int64_t n_tokens, struct qn_err *err)
+{
+	struct row *r;
+	char *apath;
+
+	if (need_run(m, err))
+		return QN_EUSAGE;
+	apath = abs_path(shard);
+	r = queue(m, S_SHARD);
+	p_int(r, m->run);
+	p_text(m, r, apath);
+	p_text(m, r, doc);
+	p_int(r, first_token);
+	p_int(r, n_tokens);
+	free(apath);
+	return maybe_flush(m, err);
+}
+
+int qn_manifest_train(struct qn_manifest *m, const char *tag,
+		      const char *tokenizer_hash, const char *config_json,
+		      int64_t seed, struct qn_err *err)
+{
+	struct row *r;
+
+	if (need_run(m, err))
+		return QN_EUSAGE;
+	r = queue(m, S_TRAIN);
+	p_int(r, m->run);
+	p_text(m, r, tag);
+	p_text(m, r, tokenizer_hash);
+	p_text(m, r, config_json ? config_json : "{}");
+	p_int(r, seed);
+	return maybe_flush(m, err);
+}
+
+int qn_manifest_metric(struct qn_manifest *m, int64_t step, const char *name,
+		       double value, struct qn_err *err)
+{
+	struct row *r;
+
+	if (need_run(m, err))
+		return QN_EUSAGE;
+	r = queue(m, S_METRIC);
+	p_int(r, m->run);
+	p_int(r, step);
+	p_text(m, r, name);
+	p_real(r, value);
+	return maybe_flush(m, err);
+}
+
+int qn_manifest_checkpoint(struct qn_manifest *m, int64_t step,
+			   const char *path, struct qn_err *err)
+{
+	struct qn_hash128 h;
+	char hex[QN_HASH_HEX], *apath;
+	uint64_t size;
+	struct row *r;
+	int rc;
+
+	if (need_run(m, err))
+		return QN_EUSAGE;
+	if ((rc = qn_hash_file(path, &h, &size, err)))
+		return rc;
+	if ((rc = qn_manifest_file_hashed(m, path, size, h, QN_OUTPUT, err)))
+		return rc;
+	qn_hash_hex(h, hex);
+	apath = abs_path(path);
+	r = queue(m, S_CKPT);
+	p_int(r, m->run);
+	p_int(r, step);
+	p_text(m, r, apath);
+	p_int(r, (int64_t)size);
+	p_text(m, r, hex);
+	free(apath);
+	return maybe_flush(m, err);
+}
+
+void qn_manifest_count(struct qn_manifest *m, const char *name, int64_t delta)
+{
+	int i;
+
+	for (i = 0; i < m->ncounters; i++)
+		if (!strcmp(m->counters[i].name, name)) {
+			m->counters[i].value += delta;
+			return;
+		}
+	m->counters = qn_xrealloc(m->counters, (size_t)(m->ncounters + 1) * sizeof *m->counters);
+	m->counters[m->ncounters].name = qn_xstrdup(name);
+	m->counters[m->ncounters++].value = delta;
+}
+
+/* Counters as a JSON object, in the order first counted. */
+static int write_counters(struct qn_manifest *m, struct qn_err *err)
+{
+	struct qn_buf js = QN_BUF_INIT;
+	sqlite3_stmt *st;
+	int i, rc;
+
+	qn_buf_putc(&js, '{');
+	for (i = 0; i < m->ncounters; i++) {
+		if (i)
+			qn_buf_putc(&js, ',');
+		qn_buf_append_json_str(&js, m->counters[i].name, strlen(m->counters[i].name));
+		qn_buf_appendf(&js, ":%lld", (long long)m->counters[i].value);
+	}
+	qn_buf_putc(&js, '}');
+	if (sqlite3_prepare_v2(m->db, "UPDATE runs SET counters=?1 WHERE id=?2", -1, &st, NULL) != SQLITE_OK) {
+		qn_buf_release(&js);
+		return dberr(m, err, "writing counters");
+	}
+	sqlite3_bind_text(st, 1, js.data, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, m->run);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	qn_buf_release(&js);
+	return rc == SQLITE_DONE ? 0 : dberr(m, err, "writing counters");
+}
+
+int qn_manifest_run_end(struct qn_manifest *m, int ok, const char *error,
+			struct qn_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (need_run(m, err))
+		return QN_EUSAGE;
+	if ((rc = qn_manifest_flush(m, err)))
+		return rc;
+	if (sqlite3_prepare_v2(m->db, "UPDATE runs SET status=?1, error=?2,"
+			       " ended=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id=?3",
+			       -1, &st, NULL) != SQLITE_OK)
+		return dberr(m, err, "ending the run");
+	sqlite3_bind_text(st, 1, ok ? "ok" : "failed", -1, SQLITE_STATIC);
+	if (error)
+		sqlite3_bind_text(st, 2, error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, m->run);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dberr(m, err, "ending the run");
+	m->run_open = 0;
+	free_counters(m);
+	return 0;
+}
+
+/* ---- reports ---- */
+
+/*
+ * Steps st to the end, handing each row to fn.  fix, if not NULL, may
+ * rewrite cells (as text) before fn sees them.
+ */
+typedef void (*fix_fn)(const char **values, enum qn_cell *types, int n);
+
+static int emit_rows(struct qn_manifest *m, sqlite3_stmt *st, fix_fn fix,
+		     qn_row_fn fn, void *ctx, int *count, struct qn_err *err)
+{
+	const char *names[32], *values[32];
+	enum qn_cell types[32];
+	struct qn_row row = { 0, names, values, types };
+	int i, rc;
+
+	row.ncols = sqlite3_column_count(st);
+	if (row.ncols > 32)
+		row.ncols = 32;
+	for (i = 0; i < row.ncols; i++)
+		names[i] = sqlite3_column_name(st, i);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (i = 0; i < row.ncols; i++) {
+			switch (sqlite3_column_type(st, i)) {
+			case SQLITE_INTEGER: types[i] = QN_CELL_INT; break;
+			case SQLITE_FLOAT: types[i] = QN_CELL_REAL; break;
+			case SQLITE_NULL: types[i] = QN_CELL_NULL; break;
+			default: types[i] = QN_CELL_TEXT;
+			}
+			values[i] = (const char *)sqlite3_column_text(st, i);
+		}
+		if (fix)
+			fix(values, types, row.ncols);
+		if (count)
+			(*count)++;
+		if (fn(ctx, &row))
+			return 0;
+	}
+	return rc == SQLITE_DONE ? 0 : dberr(m, err, "reading");
+}
+
+/* Runs sql with text parameters (NULL-terminated list) and reports its rows. */
+static int report(struct qn_manifest *m, const char *sql, const char *const *params,
+		  fix_fn fix, qn_row_fn fn, void *ctx, int *count, struct qn_err *err)
+{
+	sqlite3_stmt *st;
+	int i, rc;
+
+	if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return dberr(m, err, "query");
+	for (i = 0; params && params[i]; i++)
+		sqlite3_bind_text(st, i + 1, params[i], -1, SQLITE_STATIC);
+	rc = emit_rows(m, st, fix, fn, ctx, count, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * A run still 'running' whose process is gone from this host was killed:
+ * show it as interrupted.  Columns: status at 2, host at 6, pid at 7.
+ */
+static void fix_status(const char **v, enum qn_cell *t, int n)
+{
+	static char host[HOST_NAME_MAX + 1];
+	long pid;
+
+	if (n < 8 || !v[2] || strcmp(v[2], "running") || !v[6] || !v[7])
+		return;
+	if (!host[0])
+		gethostname(host, sizeof host - 1);
+	pid = strtol(v[7], NULL, 10);
+	if (!strcmp(v[6], host) && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		v[2] = "interrupted";
+}
+
+int qn_manifest_runs(struct qn_manifest *m, qn_row_fn fn, void *ctx,
+		     struct qn_err *err)
+{
+	return report(m,
+		      "SELECT id, tool, status, started, ended,"
+		      " round((julianday(coalesce(ended, started)) - julianday(started)) * 86400, 3) AS seconds,"
+		      " host, pid, counters, argv, error, uuid FROM runs ORDER BY id",
+		      NULL, fix_status, fn, ctx, NULL, err);
+}
+
+int qn_manifest_files(struct qn_manifest *m, qn_row_fn fn, void *ctx,
+		      struct qn_err *err)
+{
+	return report(m,
+		      "SELECT f.id, f.path, f.size, f.hash,"
+		      " (SELECT group_concat(run, ',') FROM run_files WHERE file = f.id AND role = 'output') AS written_by,"
+		      " (SELECT group_concat(run, ',') FROM run_files WHERE file = f.id AND role = 'input') AS read_by"
+		      " FROM files f ORDER BY f.id",
+		      NULL, NULL, fn, ctx, NULL, err);
+}
+
+/*
+ * Upstream walk.  Seeds are (kind, id, depth) rows; from a file we go to
+ * the runs that wrote it, from a run to the files it read.  The depth cap
+ * stops cycles (a run that reads and writes the same bytes).
+ */
+#define LINEAGE_WALK \
+	" up(kind, id, depth) AS (SELECT kind, id, depth FROM seed" \
+	"  UNION SELECT 'run', rf.run, up.depth + 1 FROM up JOIN run_files rf" \
+	"   ON up.kind = 'file' AND rf.file = up.id AND rf.role = 'output' WHERE up.depth < 64" \
+	"  UNION SELECT 'file', rf.file, up.depth + 1 FROM up JOIN run_files rf" \
+	"   ON up.kind = 'run' AND rf.run = up.id AND rf.role = 'input' WHERE up.depth < 64)," \
+	" best(kind, id, depth) AS (SELECT kind, id, min(depth) FROM up GROUP BY kind, id)" \
+	" SELECT b.depth, b.kind, b.id," \
+	"  CASE b.kind WHEN 'run' THEN r.tool ELSE f.path END AS name," \
+	"  CASE b.kind WHEN 'run' THEN r.status || ' ' || r.started ELSE f.size || ' bytes' END AS detail," \
+	"  CASE b.kind WHEN 'run' THEN r.uuid ELSE f.hash END AS hash" \
+	" FROM best b LEFT JOIN runs r ON b.kind = 'run' AND r.id = b.id" \
+	" LEFT JOIN files f ON b.kind = 'file' AND f.id = b.id" \
+	" ORDER BY b.depth, b.kind DESC, b.id"
+
+int qn_manifest_lineage(struct qn_manifest *m, const char *target,
+			qn_row_fn fn, void *ctx, struct qn_err *err)
+{
+	const char *params[3] = { target, NULL, NULL };
+	char *apath = abs_path(target);
+	int n = 0, rc;
+
+	params[1] = apath;
+	/* A document id first; then a path (as given or absolute) or a file hash. */
+	rc = report(m,
+		    "WITH RECURSIVE seed(kind, id, depth) AS ("
+		    "  SELECT 'run', run, 1 FROM docs WHERE id = ?1"
+		    "  UNION SELECT 'run', run, 1 FROM doc_events WHERE doc = ?1"
+		    "  UNION SELECT 'run', run, 1 FROM shard_docs WHERE doc = ?1"
+		    "  UNION SELECT 'file', f.id, 1 FROM shard_docs s JOIN files f ON f.path = s.shard WHERE s.doc = ?1),"
+		    LINEAGE_WALK, params, NULL, fn, ctx, &n, err);
+	if (!rc && !n)
+		rc = report(m,
+			    "WITH RECURSIVE seed(kind, id, depth) AS ("
+			    "  SELECT 'file', max(id), 0 FROM files WHERE path = ?1 OR path = ?2"
+			    "  HAVING max(id) IS NOT NULL"
+			    "  UNION SELECT 'file', id, 0 FROM files WHERE hash = ?1),"
+			    LINEAGE_WALK, params, NULL, fn, ctx, &n, err);
+	free(apath);
+	if (!rc && !n)
+		rc = qn_err_set(err, QN_ENOTFOUND, "%s: no document or file '%s' in the manifest", m->path, target);
+	return rc;
+}
+
+int qn_manifest_why(struct qn_manifest *m, const char *doc, qn_row_fn fn,
+		    void *ctx, struct qn_err *err)
+{
+	const char *params[2] = { doc, NULL };
+	int n = 0, rc;
+
+	rc = report(m,
+		    "SELECT * FROM ("
+		    " SELECT r.id AS run, r.tool, r.started AS time, 'collected' AS event,"
+		    "  d.source || ' ' || d.locator AS rule, d.size || ' bytes' AS value, NULL AS other, 0 AS seq"
+		    "  FROM docs d JOIN runs r ON r.id = d.run WHERE d.id = ?1"
+		    " UNION ALL"
+		    " SELECT r.id, r.tool, r.started, e.kind, e.rule, e.value, e.other, e.id"
+		    "  FROM doc_events e JOIN runs r ON r.id = e.run WHERE e.doc = ?1"
+		    " UNION ALL"
+		    " SELECT r.id, r.tool, r.started, 'sharded', s.shard,"
+		    "  'tokens ' || s.first_token || '..' || (s.first_token + s.n_tokens), NULL, s.first_token"
+		    "  FROM shard_docs s JOIN runs r ON r.id = s.run WHERE s.doc = ?1"
+		    ") ORDER BY run, seq",
+		    params, NULL, fn, ctx, &n, err);
+	if (!rc && !n)
+		rc = qn_err_set(err, QN_ENOTFOUND, "%s: no document '%s' in the manifest", m->path, doc);
+	return rc;
+}
+
+int qn_manifest_tag(struct qn_manifest *m, const char *name, const char *note,
+		    int nfiles, char *const files[], struct qn_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int i, rc;
+
+	if (!*name || strchr(name, '/') || strspn(name, " \t\n") == strlen(name))
+		return qn_err_set(err, QN_EUSAGE, "'%s' is not a valid tag name", name);
+	if (nfiles < 1)
+		return qn_err_set(err, QN_EUSAGE, "tag '%s' names no files", name);
+	/* Hash and queue every file first: a missing one tags nothing. */
+	for (i = 0; i < nfiles; i++) {
+		struct qn_hash128 h;
+		char hex[QN_HASH_HEX], *apath;
+		uint64_t size;
+
+		if ((rc = qn_hash_file(files[i], &h, &size, err)))
+			return rc;
+		qn_hash_hex(h, hex);
+		apath = abs_path(files[i]);
+		queue_file(m, apath, size, hex);
+		free(apath);
+	}
+	if ((rc = qn_manifest_flush(m, err)) || (rc = exec(m, "BEGIN IMMEDIATE", err)))
+		return rc;
+	if (sqlite3_prepare_v2(m->db, "INSERT INTO tags(name, note, created, run)"
+			       " VALUES(?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?3)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto dbfail;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (note)
+		sqlite3_bind_text(st, 2, note, -1, SQLITE_STATIC);
+	if (m->run_open)
+		sqlite3_bind_int64(st, 3, m->run);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+		exec(m, "ROLLBACK", NULL);
+		return qn_err_set(err, QN_EUSAGE, "tag '%s' already exists: tags are immutable", name);
+	}
+	if (rc != SQLITE_DONE)
+		goto dbfail;
+	/* The newest version of each path is the one just hashed. */
+	if (sqlite3_prepare_v2(m->db, "INSERT OR IGNORE INTO tag_files(tag, file)"
+			       " SELECT ?1, id FROM files WHERE path = ?2 ORDER BY id DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto dbfail;
+	for (i = 0; i < nfiles; i++) {
+		char *apath = abs_path(files[i]);
+
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, apath, -1, SQLITE_TRANSIENT);
+		free(apath);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			goto dbfail;
+	}
+	sqlite3_finalize(st);
+	return exec(m, "COMMIT", err);
+dbfail:
+	dberr(m, err, "tagging");
+	sqlite3_finalize(st);
+	exec(m, "ROLLBACK", NULL);
+	return QN_EDB;
+}
+
+int qn_manifest_tags(struct qn_manifest *m, qn_row_fn fn, void *ctx,
+		     struct qn_err *err)
+{
+	return report(m,
+		      "SELECT t.name, t.created, count(tf.file) AS files, coalesce(sum(f.size), 0) AS bytes,"
+		      " t.run, t.note FROM tags t LEFT JOIN tag_files tf ON tf.tag = t.name"
+		      " LEFT JOIN files f ON f.id = tf.file GROUP BY t.name ORDER BY t.created, t.name",
+		      NULL, NULL, fn, ctx, NULL, err);
+}
+
+int qn_manifest_verify(struct qn_manifest *m, const char *tag, qn_row_fn fn,
+		       void *ctx, struct qn_err *err)
+{
+	static const char *const names[] = { "status", "path", "size", "hash", "actual" };
+	static const enum qn_cell types[] = { QN_CELL_TEXT, QN_CELL_TEXT, QN_CELL_INT, QN_CELL_TEXT, QN_CELL_TEXT };
+	sqlite3_stmt *st;
+	int bad = 0, rc, n = 0;
+
+	if (tag) {
+		if (sqlite3_prepare_v2(m->db, "SELECT 1 FROM tags WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+			return dberr(m, err, "verify");
+		sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_ROW)
+			return qn_err_set(err, QN_ENOTFOUND, "%s: no tag '%s'", m->path, tag);
+		rc = sqlite3_prepare_v2(m->db, "SELECT f.path, f.size, f.hash FROM tag_files tf"
+					" JOIN files f ON f.id = tf.file WHERE tf.tag = ?1 ORDER BY f.path",
+					-1, &st, NULL);
+	} else {
+		rc = sqlite3_prepare_v2(m->db, "SELECT path, size, hash FROM files"
+					" WHERE id IN (SELECT max(id) FROM files GROUP BY path) ORDER BY path",
+					-1, &st, NULL);
+	}
+	if (rc != SQLITE_OK)
+		return dberr(m, err, "verify");
+	if (tag)
+		sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *path = (const char *)sqlite3_column_text(st, 0);
+		const char *size = (const char *)sqlite3_column_text(st, 1);
+		const char *want = (const char *)sqlite3_column_text(st, 2);
+		const char *values[5];
+		struct qn_row row = { 5, names, values, types };
+		char hex[QN_HASH_HEX] = "";
+		struct qn_hash128 h;
+		struct qn_err e2;
+		uint64_t got_size;
+
+		values[0] = "ok";
+		if (qn_hash_file(path, &h, &got_size, &e2)) {
+			values[0] = "missing";
+		} else {
+			qn_hash_hex(h, hex);
+			if (strcmp(hex, want) || got_size != strtoull(size, NULL, 10))
+				values[0] = "changed";
+		}
+		values[1] = path;
+		values[2] = size;
+		values[3] = want;
+		values[4] = hex[0] ? hex : NULL;
+		bad += strcmp(values[0], "ok") != 0;
+		n++;
+		if (fn(ctx, &row))
+			break;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return dberr(m, err, "verify");
+	return bad;
+}
+
+/* The merge, as statements run in order inside one transaction. */
+static const char *const merge_sql[] = {
+	"CREATE TEMP TABLE IF NOT EXISTS merge_runs(old INTEGER PRIMARY KEY, new INTEGER)",
+	"CREATE TEMP TABLE IF NOT EXISTS merge_files(old INTEGER PRIMARY KEY, new INTEGER)",
+	"DELETE FROM merge_runs",
+	"DELETE FROM merge_files",
+	/* Runs to take: unknown here, or known here only as still running. */
+	"INSERT INTO merge_runs(old) SELECT o.id FROM other.runs o"
+	" WHERE NOT EXISTS (SELECT 1 FROM main.runs r WHERE r.uuid = o.uuid"
+	"  AND (r.status <> 'running' OR o.status = 'running'))",
+	/* Drop the stale 'running' copies that are about to be replaced. */
+	"CREATE TEMP TABLE IF NOT EXISTS merge_stale(id INTEGER PRIMARY KEY)",
+	"DELETE FROM merge_stale",
+	"INSERT INTO merge_stale SELECT r.id FROM main.runs r JOIN other.runs o ON o.uuid = r.uuid"
+	" WHERE o.id IN (SELECT old FROM merge_runs)",
+	"DELETE FROM main.run_files WHERE run IN merge_stale",
+	"DELETE FROM main.docs WHERE run IN merge_stale",
+	"DELETE FROM main.doc_events WHERE run IN merge_stale",
+	"DELETE FROM main.shard_docs WHERE run IN merge_stale",
+	"DELETE FROM main.train_runs WHERE run IN merge_stale",
+	"DELETE FROM main.train_metrics WHERE run IN merge_stale",
+	"DELETE FROM main.checkpoints WHERE run IN merge_stale",
+	"DELETE FROM main.runs WHERE id IN merge_stale",
+	"INSERT INTO main.runs(uuid, tool, version, argv, config, host, pid, started, ended, status, error, counters)"
+	" SELECT uuid, tool, version, argv, config, host, pid, started, ended, status, error, counters"
+	" FROM other.runs WHERE id IN (SELECT old FROM merge_runs) ORDER BY started, id",
+	"UPDATE merge_runs SET new = (SELECT r.id FROM main.runs r JOIN other.runs o ON o.uuid = r.uuid"
+	" WHERE o.id = merge_runs.old)",
+	"INSERT OR IGNORE INTO main.files(path, size, hash) SELECT path, size, hash FROM other.files ORDER BY id",
+	"INSERT INTO merge_files(old, new) SELECT o.id, f.id FROM other.files o"
+	" JOIN main.files f ON f.path = o.path AND f.size = o.size AND f.hash = o.hash",
+	"INSERT OR IGNORE INTO main.run_files(run, file, role) SELECT mr.new, mf.new, rf.role"
+	" FROM other.run_files rf JOIN merge_runs mr ON mr.old = rf.run JOIN merge_files mf ON mf.old = rf.file",
+	"INSERT OR IGNORE INTO main.docs(id, source, locator, size, run) SELECT d.id, d.source, d.locator, d.size, mr.new"
+	" FROM other.docs d JOIN merge_runs mr ON mr.old = d.run",
+	"INSERT INTO main.doc_events(run, doc, kind, rule, value, other) SELECT mr.new, e.doc, e.kind, e.rule, e.value, e.other"
+	" FROM other.doc_events e JOIN merge_runs mr ON mr.old = e.run ORDER BY e.id",
+	"INSERT OR REPLACE INTO main.shard_docs(run, shard, doc, first_token, n_tokens)"
+	" SELECT mr.new, s.shard, s.doc, s.first_token, s.n_tokens FROM other.shard_docs s JOIN merge_runs mr ON mr.old = s.run",
+	"INSERT OR REPLACE INTO main.train_runs(run, tag, tokenizer, config, seed)"
+	" SELECT mr.new, t.tag, t.tokenizer, t.config, t.seed FROM other.train_runs t JOIN merge_runs mr ON mr.old = t.run",
+	"INSERT OR REPLACE INTO main.train_metrics(run, step, name, value)"
+	" SELECT mr.new, t.step, t.name, t.value FROM other.train_metrics t JOIN merge_runs mr ON mr.old = t.run",
+	"INSERT OR REPLACE INTO main.checkpoints(run, step, file)"
+	" SELECT mr.new, c.step, mf.new FROM other.checkpoints c JOIN merge_runs mr ON mr.old = c.run"
+	" JOIN merge_files mf ON mf.old = c.file",
+	"INSERT OR IGNORE INTO main.tags(name, note, created, run)"
+	" SELECT t.name, t.note, t.created, (SELECT r.id FROM main.runs r JOIN other.runs o ON o.uuid = r.uuid WHERE o.id = t.run)"
+	" FROM other.tags t",
+	"INSERT OR IGNORE INTO main.tag_files(tag, file) SELECT tf.tag, mf.new FROM other.tag_files tf"
+	" JOIN merge_files mf ON mf.old = tf.file",
+};
+
+int qn_manifest_merge(struct qn_manifest *m, const char *other_path,
+		      struct qn_err *err)
+{
+	sqlite3_stmt *st;
+	char *a = realpath(other_path, NULL), *b = realpath(m->path, NULL);
+	size_t i;
+	int rc, copied = 0, v = -1, same = a && b && !strcmp(a, b);
+
+	free(a);
+	free(b);
+	if (access(other_path, R_OK) < 0)
+		return qn_err_set(err, QN_ENOTFOUND, "%s: %s", other_path, strerror(errno));
+	if (same)
+		return qn_err_set(err, QN_EUSAGE, "%s: cannot merge a manifest into itself", other_path);
+	/* Bring the other file to our schema first (a no-op when it is current). */
+	{
+		struct qn_manifest *o = qn_manifest_open(other_path, err);
+
+		if (!o)
+			return QN_EDB;
+		qn_manifest_close(o);
+	}
+	if (sqlite3_prepare_v2(m->db, "ATTACH DATABASE ?1 AS other", -1, &st, NULL) != SQLITE_OK)
+		return dberr(m, err, "merge");
+	sqlite3_bind_text(st, 1, other_path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dberr(m, err, other_path);
+	if (sqlite3_prepare_v2(m->db, "PRAGMA other.user_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (v != NMIGRATIONS) {
+		rc = qn_err_set(err, QN_EDB, "%s: schema version %d, expected %d", other_path, v, NMIGRATIONS);
+		goto detach;
+	}
+	/* A tag of the same name must name the same bytes. */
+	if (sqlite3_prepare_v2(m->db,
+			       "SELECT t.name FROM other.tags t JOIN main.tags u ON u.name = t.name"
+			       " WHERE (SELECT group_concat(h, ',') FROM (SELECT f.hash || f.path AS h FROM other.tag_files tf"
+			       "   JOIN other.files f ON f.id = tf.file WHERE tf.tag = t.name ORDER BY 1))"
+			       " IS NOT (SELECT group_concat(h, ',') FROM (SELECT f.hash || f.path AS h FROM main.tag_files tf"
+			       "   JOIN main.files f ON f.id = tf.file WHERE tf.tag = t.name ORDER BY 1))",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = dberr(m, err, "merge");
+		goto detach;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		rc = qn_err_set(err, QN_EUSAGE, "%s: tag '%s' names other files than the tag of that name here",
+				other_path, (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+		goto detach;
+	}
+	sqlite3_finalize(st);
+	if ((rc = exec(m, "BEGIN IMMEDIATE", err)))
+		goto detach;
+	for (i = 0; i < sizeof merge_sql / sizeof merge_sql[0]; i++)
+		if ((rc = exec(m, merge_sql[i], err))) {
+			exec(m, "ROLLBACK", NULL);
+			goto detach;
+		}
+	if (sqlite3_prepare_v2(m->db, "SELECT count(*) FROM merge_runs", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			copied = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if ((rc = exec(m, "COMMIT", err)))
+		exec(m, "ROLLBACK", NULL);
+detach:
+	exec(m, "DETACH DATABASE other", NULL);
+	return rc ? rc : copied;
+}
