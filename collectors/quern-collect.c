@@ -29,7 +29,6 @@
  */
 #define _GNU_SOURCE
 #include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -352,8 +351,15 @@ static void collect(struct item *it, struct scratch *s, struct qn_buf *json)
 			}
 		}
 		if (!stop && text->len > opt.max_file_bytes) {
-			item_skip(it, SK_TOO_LARGE, qn_xasprintf("over %llu bytes",
-								  (unsigned long long)opt.max_file_bytes));
+			/* Binary wins over too large, whatever the limit. */
+			const char *nul = sniffed ? NULL : memchr(text->data, '\0', text->len);
+
+			if (nul)
+				item_skip(it, SK_BINARY, qn_xasprintf("NUL byte at offset %zu",
+								      (size_t)(nul - text->data)));
+			else
+				item_skip(it, SK_TOO_LARGE, qn_xasprintf("over %llu bytes",
+									  (unsigned long long)opt.max_file_bytes));
 			stop = 1;
 		}
 	}
@@ -377,7 +383,6 @@ static void collect(struct item *it, struct scratch *s, struct qn_buf *json)
 		it->hashed = 1;
 		it->hash = qn_hasher_digest(s->hasher);
 	}
-	it->raw_bytes = s->raw;
 	if (it->kind == IT_STDIN) {
 		char hex[QN_HASH_HEX];
 
@@ -957,7 +962,7 @@ int main(int argc, char **argv)
 	int c, i, nsrc, stdin_seen = 0;
 	char **srcs, *end;
 
-	qn_cli_init(argv[0]);
+	qn_cli_init(argc, argv);
 	opt.threads = 0;
 	opt.max_file_bytes = MAX_FILE_BYTES_DEFAULT;
 	opt.max_errors = MAX_ERRORS_DEFAULT;
@@ -1022,7 +1027,7 @@ int main(int argc, char **argv)
 	qn_config_int(&cfg, "max_file_bytes", (int64_t)opt.max_file_bytes);
 	qn_config_int(&cfg, "part_bytes", (int64_t)opt.part_bytes);
 	qn_config_int(&cfg, "max_errors", opt.max_errors);
-	if (qn_manifest_run_begin(manifest, "quern-collect", argc, argv,
+	if (qn_manifest_run_begin(manifest, "quern-collect", qn_cli_argc, qn_cli_argv,
 				  qn_config_json(&cfg), &err) < 0) {
 		qn_config_release(&cfg);
 		qn_manifest_close(manifest);

@@ -10,14 +10,23 @@
 
 #include "cli.h"
 
+#include "err.h"
+
 const char *qn_progname = "quern";
+int qn_cli_argc;
+char **qn_cli_argv;
 
-void qn_cli_init(const char *argv0)
+void qn_cli_init(int argc, char **argv)
 {
-	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+	const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	int i;
 
-	if (argv0)
-		qn_progname = slash ? slash + 1 : argv0;
+	if (argc > 0)
+		qn_progname = slash ? slash + 1 : argv[0];
+	qn_cli_argc = argc;
+	qn_cli_argv = qn_xcalloc((size_t)argc + 1, sizeof *qn_cli_argv);
+	for (i = 0; i < argc; i++)
+		qn_cli_argv[i] = argv[i];
 }
 
 static void vwarn(const char *fmt, va_list ap)

@@ -16,8 +16,14 @@ enum { QN_EXIT_OK = 0, QN_EXIT_FAIL = 1, QN_EXIT_USAGE = 2 };
 
 /* The program's name for messages; set by qn_cli_init from argv[0]. */
 extern const char *qn_progname;
+/*
+ * The command line as it was given, saved by qn_cli_init before getopt
+ * permutes argv: what the manifest records as the run's argv.
+ */
+extern int qn_cli_argc;
+extern char **qn_cli_argv;
 
-void qn_cli_init(const char *argv0);
+void qn_cli_init(int argc, char **argv);
 /* "prog: msg" on stderr. */
 void qn_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* qn_warnx, then exit(code). */

@@ -312,7 +312,7 @@ struct qn_manifest *qn_manifest_open(const char *path, struct qn_err *err)
 			m->flush_rows = (size_t)v;
 	}
 	if (sqlite3_open_v2(path, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+			    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
 		qn_err_set(err, QN_EDB, "%s: %s", path, m->db ? sqlite3_errmsg(m->db) : "cannot open");
 		goto fail;
 	}
@@ -1141,18 +1141,19 @@ int qn_manifest_why(struct qn_manifest *m, const char *doc, qn_row_fn fn,
 	int n = 0, rc;
 
 	rc = report(m,
-		    "SELECT * FROM ("
+		    "SELECT run, tool, time, event, rule, value, other FROM ("
 		    " SELECT r.id AS run, r.tool, r.started AS time, 'collected' AS event,"
-		    "  d.source || ' ' || d.locator AS rule, d.size || ' bytes' AS value, NULL AS other, 0 AS seq"
+		    "  CASE d.locator WHEN '' THEN d.source ELSE d.source || ' ' || d.locator END AS rule,"
+		    "  d.size || ' bytes' AS value, NULL AS other, 0 AS kind_order, 0 AS seq"
 		    "  FROM docs d JOIN runs r ON r.id = d.run WHERE d.id = ?1"
 		    " UNION ALL"
-		    " SELECT r.id, r.tool, r.started, e.kind, e.rule, e.value, e.other, e.seq"
+		    " SELECT r.id, r.tool, r.started, e.kind, e.rule, e.value, e.other, 1, e.seq"
 		    "  FROM doc_events e JOIN runs r ON r.id = e.run WHERE e.doc = ?1"
 		    " UNION ALL"
 		    " SELECT r.id, r.tool, r.started, 'sharded', s.shard,"
-		    "  'tokens ' || s.first_token || '..' || (s.first_token + s.n_tokens), NULL, s.first_token"
+		    "  'tokens ' || s.first_token || '..' || (s.first_token + s.n_tokens), NULL, 2, s.first_token"
 		    "  FROM shard_docs s JOIN runs r ON r.id = s.run WHERE s.doc = ?1"
-		    ") ORDER BY run, seq",
+		    ") ORDER BY run, kind_order, seq",
 		    params, NULL, fn, ctx, &n, err);
 	if (!rc && !n)
 		rc = qn_err_set(err, QN_ENOTFOUND, "%s: no document '%s' in the manifest", m->path, doc);
@@ -1177,6 +1178,12 @@ int qn_manifest_tag(struct qn_manifest *m, const char *name, const char *note,
 
 		if ((rc = qn_hash_file(files[i], &h, &size, err)))
 			return rc;
+		if (m->run_open) {
+			/* The tagging run read these files: record them as its inputs. */
+			if ((rc = qn_manifest_file_hashed(m, files[i], size, h, QN_INPUT, err)))
+				return rc;
+			continue;
+		}
 		qn_hash_hex(h, hex);
 		apath = abs_path(files[i]);
 		queue_file(m, apath, size, hex);
@@ -1219,7 +1226,16 @@ int qn_manifest_tag(struct qn_manifest *m, const char *name, const char *note,
 			goto dbfail;
 	}
 	sqlite3_finalize(st);
-	return exec(m, "COMMIT", err);
+	st = NULL;
+	if ((rc = exec(m, "COMMIT", err)))
+		return rc;
+	/* The same path named twice is one file of the tag. */
+	if (sqlite3_prepare_v2(m->db, "SELECT count(*) FROM tag_files WHERE tag = ?1", -1, &st, NULL) != SQLITE_OK)
+		return dberr(m, err, "tagging");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : dberr(m, err, "tagging");
+	sqlite3_finalize(st);
+	return rc;
 dbfail:
 	dberr(m, err, "tagging");
 	sqlite3_finalize(st);
@@ -1321,10 +1337,14 @@ static const char *const merge_sql[] = {
 	"DELETE FROM main.train_runs WHERE run IN merge_stale",
 	"DELETE FROM main.train_metrics WHERE run IN merge_stale",
 	"DELETE FROM main.checkpoints WHERE run IN merge_stale",
-	"DELETE FROM main.runs WHERE id IN merge_stale",
+	/* A stale copy keeps its id (tags may name it) and takes the newer state. */
+	"UPDATE main.runs SET (ended, status, error, counters) ="
+	" (SELECT o.ended, o.status, o.error, o.counters FROM other.runs o WHERE o.uuid = runs.uuid)"
+	" WHERE id IN merge_stale",
 	"INSERT INTO main.runs(uuid, tool, version, argv, config, host, pid, started, ended, status, error, counters)"
 	" SELECT uuid, tool, version, argv, config, host, pid, started, ended, status, error, counters"
-	" FROM other.runs WHERE id IN (SELECT old FROM merge_runs) ORDER BY started, id",
+	" FROM other.runs WHERE id IN (SELECT old FROM merge_runs)"
+	" AND uuid NOT IN (SELECT uuid FROM main.runs) ORDER BY started, id",
 	"UPDATE merge_runs SET new = (SELECT r.id FROM main.runs r JOIN other.runs o ON o.uuid = r.uuid"
 	" WHERE o.id = merge_runs.old)",
 	"INSERT OR IGNORE INTO main.files(path, size, hash) SELECT path, size, hash FROM other.files ORDER BY id",
@@ -1368,17 +1388,23 @@ int qn_manifest_merge(struct qn_manifest *m, const char *other_path,
 		return qn_err_set(err, QN_ENOTFOUND, "%s: %s", other_path, strerror(errno));
 	if (same)
 		return qn_err_set(err, QN_EUSAGE, "%s: cannot merge a manifest into itself", other_path);
-	/* Bring the other file to our schema first (a no-op when it is current). */
-	{
-		struct qn_manifest *o = qn_manifest_open(other_path, err);
-
-		if (!o)
-			return QN_EDB;
-		qn_manifest_close(o);
-	}
-	if (sqlite3_prepare_v2(m->db, "ATTACH DATABASE ?1 AS other", -1, &st, NULL) != SQLITE_OK)
+	/* Read the other manifest only: it is another machine's record. */
+	if (sqlite3_prepare_v2(m->db, "ATTACH DATABASE 'file:' || ?1 || '?mode=ro' AS other", -1, &st, NULL) != SQLITE_OK)
 		return dberr(m, err, "merge");
-	sqlite3_bind_text(st, 1, other_path, -1, SQLITE_STATIC);
+	{
+		/* As a URI, the path's '%', '?' and '#' must be escaped. */
+		struct qn_buf uri = QN_BUF_INIT;
+		const char *c;
+
+		for (c = other_path; *c; c++) {
+			if (*c == '%' || *c == '?' || *c == '#')
+				qn_buf_appendf(&uri, "%%%02X", (unsigned char)*c);
+			else
+				qn_buf_putc(&uri, *c);
+		}
+		sqlite3_bind_text(st, 1, uri.data, -1, SQLITE_TRANSIENT);
+		qn_buf_release(&uri);
+	}
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -1389,7 +1415,8 @@ int qn_manifest_merge(struct qn_manifest *m, const char *other_path,
 		sqlite3_finalize(st);
 	}
 	if (v != NMIGRATIONS) {
-		rc = qn_err_set(err, QN_EDB, "%s: schema version %d, expected %d", other_path, v, NMIGRATIONS);
+		rc = qn_err_set(err, QN_EDB, "%s: schema version %d, this quern writes %d: %s", other_path, v, NMIGRATIONS,
+				v < NMIGRATIONS ? "upgrade it first (quern-manifest -m FILE runs migrates it)" : "upgrade quern");
 		goto detach;
 	}
 	/* A tag of the same name must name the same bytes. */

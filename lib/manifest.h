@@ -131,7 +131,12 @@ int qn_manifest_lineage(struct qn_manifest *m, const char *target,
 /* A document's story: collection, every event, every shard position. */
 int qn_manifest_why(struct qn_manifest *m, const char *doc, qn_row_fn fn,
 		    void *ctx, struct qn_err *err);
-/* Creates tag name over files (hashed now), inside the current run. */
+/*
+ * Creates tag name over files, hashed now; inside a run, the files are
+ * recorded as the run's inputs.  Returns the number of distinct files
+ * tagged, or a negative error (QN_EUSAGE for a name already taken: tags
+ * are immutable).
+ */
 int qn_manifest_tag(struct qn_manifest *m, const char *name, const char *note,
 		    int nfiles, char *const files[], struct qn_err *err);
 int qn_manifest_tags(struct qn_manifest *m, qn_row_fn fn, void *ctx,

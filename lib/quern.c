@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 {
 	char *dir, *prog, *path;
 
-	qn_cli_init(argv[0]);
+	qn_cli_init(argc, argv);
 	if (argc < 2) {
 		help();
 		return qn_finish_stdout(QN_EXIT_USAGE);

@@ -7,10 +7,12 @@
  * array of objects.  Commands that change the manifest (tag, merge) are
  * recorded as runs like any other program's.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -22,6 +24,7 @@ static void usage(void)
 {
 	printf("usage: quern-manifest [-m DB] [--json] COMMAND [ARGS]\n\n"
 	       "Commands:\n"
+	       "  init                 create the manifest, or bring its schema up to date\n"
 	       "  runs                 every program run, its status and counters\n"
 	       "  files                every file version read or written, and by which runs\n"
 	       "  lineage FILE|DOC     every run and file upstream of a file or document\n"
@@ -36,7 +39,7 @@ static void usage(void)
 	       "  -m, --manifest DB    the manifest (default $QUERN_MANIFEST, else quern.db)\n"
 	       "      --json           rows as a JSON array of objects\n"
 	       "      --note TEXT      with tag: a note kept with the tag\n"
-	       "  -q, --quiet          no table on success (verify, merge)\n"
+	       "  -q, --quiet          print nothing on success (tag, verify, merge)\n"
 	       "  -h, --help           this help\n"
 	       "  -V, --version        the version\n\n"
 	       "See quern-manifest(1) and, for the schema and example queries, quern-manifest(5).\n");
@@ -156,6 +159,16 @@ static void flush_table(void)
 	tbl.first = 1;
 }
 
+/* s as a JSON string literal, in a static buffer. */
+static const char *json_quote(const char *s)
+{
+	static struct qn_buf b;
+
+	qn_buf_reset(&b);
+	qn_buf_append_json_str(&b, s, strlen(s));
+	return qn_buf_str(&b);
+}
+
 static void need_args(const char *cmd, int have, int min, int max)
 {
 	if (have < min)
@@ -181,8 +194,9 @@ int main(int argc, char **argv)
 	int c, rc = 0, status = QN_EXIT_OK, nargs;
 	char **args;
 
-	qn_cli_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "+m:qhV", longopts, NULL)) != -1) {
+	qn_cli_init(argc, argv);
+	/* Options may come anywhere ("--" ends them); the first operand is the command. */
+	while ((c = getopt_long(argc, argv, "m:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': mpath = optarg; break;
 		case 'J': opt_json = 1; break;
@@ -195,25 +209,12 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		qn_usage_error("no command given");
-	cmd = argv[optind];
-	/* Options may also follow the command, before its operands. */
-	optind++;
-	while ((c = getopt_long(argc, argv, "+m:qhV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'm': mpath = optarg; break;
-		case 'J': opt_json = 1; break;
-		case 'N': note = optarg; break;
-		case 'q': opt_quiet = 1; break;
-		case 'h': usage(); return qn_finish_stdout(QN_EXIT_OK);
-		case 'V': qn_print_version();
-		default: qn_usage_error("invalid option");
-		}
-	}
+	cmd = argv[optind++];
 	args = argv + optind;
 	nargs = argc - optind;
 	tbl.first = 1;
 
-	if (!strcmp(cmd, "runs") || !strcmp(cmd, "files") || !strcmp(cmd, "tags"))
+	if (!strcmp(cmd, "init") || !strcmp(cmd, "runs") || !strcmp(cmd, "files") || !strcmp(cmd, "tags"))
 		need_args(cmd, nargs, 0, 0);
 	else if (!strcmp(cmd, "lineage") || !strcmp(cmd, "why"))
 		need_args(cmd, nargs, 1, 1);
@@ -228,11 +229,19 @@ int main(int argc, char **argv)
 	if (note && strcmp(cmd, "tag"))
 		qn_usage_error("--note goes with tag");
 
+	/* Reports need a manifest: a mistyped name must not leave an empty one behind. */
+	if (strcmp(cmd, "init") && strcmp(cmd, "tag") && strcmp(cmd, "merge") &&
+	    access(qn_manifest_path(mpath), F_OK) < 0)
+		qn_errx(QN_EXIT_FAIL, "%s: no manifest there (%s); 'quern-manifest init' makes one",
+			qn_manifest_path(mpath), strerror(errno));
 	m = qn_manifest_open(qn_manifest_path(mpath), &err);
 	if (!m)
 		qn_errx(QN_EXIT_FAIL, "%s", err.msg);
 
-	if (!strcmp(cmd, "runs")) {
+	if (!strcmp(cmd, "init")) {
+		if (!opt_quiet)
+			printf("%s: schema version %d\n", qn_manifest_path(mpath), qn_manifest_schema(m));
+	} else if (!strcmp(cmd, "runs")) {
 		rc = qn_manifest_runs(m, on_row, NULL, &err);
 	} else if (!strcmp(cmd, "files")) {
 		rc = qn_manifest_files(m, on_row, NULL, &err);
@@ -265,24 +274,33 @@ int main(int argc, char **argv)
 		qn_config_str(&cfg, "manifest", qn_manifest_path(mpath));
 		if (note)
 			qn_config_str(&cfg, "note", note);
-		rc = qn_manifest_run_begin(m, "quern-manifest", argc, argv, qn_config_json(&cfg), &err);
+		rc = qn_manifest_run_begin(m, "quern-manifest", qn_cli_argc, qn_cli_argv, qn_config_json(&cfg), &err);
 		qn_config_release(&cfg);
 		if (!rc && !strcmp(cmd, "tag")) {
 			rc = qn_manifest_tag(m, args[0], note, nargs - 1, args + 1, &err);
-			if (!rc && !opt_quiet)
-				printf("tagged %s: %d file%s\n", args[0], nargs - 1, nargs == 2 ? "" : "s");
+			if (rc >= 0) {
+				qn_manifest_count(m, "files_tagged", rc);
+				if (opt_json)
+					printf("{\"tag\":%s,\"files\":%d}\n", json_quote(args[0]), rc);
+				else if (!opt_quiet)
+					printf("tagged %s: %d file%s\n", args[0], rc, rc == 1 ? "" : "s");
+				rc = 0;
+			}
 		} else if (!rc) {
 			for (i = 0; i < nargs && rc >= 0; i++) {
 				rc = qn_manifest_merge(m, args[i], &err);
 				if (rc >= 0) {
 					qn_manifest_count(m, "runs_merged", rc);
-					if (!opt_quiet)
+					if (opt_json)
+						printf("{\"merged\":%s,\"runs\":%d}\n", json_quote(args[i]), rc);
+					else if (!opt_quiet)
 						printf("merged %s: %d run%s\n", args[i], rc, rc == 1 ? "" : "s");
 				}
 			}
 			if (rc > 0)
 				rc = 0;
 		}
+		opt_json = 0;	/* the lines above were the whole output */
 		if (rc < 0)
 			qn_manifest_run_end(m, 0, err.msg, NULL);
 		else

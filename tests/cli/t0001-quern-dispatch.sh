@@ -6,7 +6,7 @@ ok "quern --help" quern --help
 like "help lists quern-manifest" '^ +manifest$' "$(out)"
 ok "quern --version" quern --version
 like "version names the package" '^quern \(quern\) [0-9]' "$(out)"
-ok "quern manifest runs dispatches to quern-manifest" quern manifest runs
+ok "quern manifest init dispatches to quern-manifest" quern manifest init
 ok "quern manifest --version" quern manifest --version
 like "the dispatched program knows its name" '^quern-manifest \(quern\)' "$(out)"
 fails 2 "an unknown program is a usage error" quern nosuchprogram

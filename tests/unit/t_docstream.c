@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -414,10 +415,48 @@ static void test_parts_and_kill(void)
 	{
 		char cmd[700];
 
-		snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s | grep -v -e '^rt\\.' -e '^pt\\.' -e '^bad\\.' -e '^huge\\.'"
+		snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s | grep -v -e '^rt\\.' -e '^pt\\.' -e '^bad\\.' -e '^huge\\.' -e '^full\\.'"
 			 " -e '^empty\\.' -e '^trunc\\.' -e '^std' -e '^part-' -e '^kill\\.jsonl\\.zst$')\"", dir);
 		ok(system(cmd) == 0, "and no partial or temporary file");
 	}
+	for (i = 0; i < 300; i++)
+		qn_doc_release(&d[i]);
+}
+
+/*
+ * A full disk, simulated by a file size limit (writes fail with EFBIG as
+ * they would with ENOSPC): the write or the commit reports it, nothing is
+ * published, and the earlier output stays.
+ */
+static void test_full_disk(void)
+{
+	struct qn_doc d[300];
+	int i, st;
+	pid_t pid;
+
+	make_docs(d, 300);
+	write_docs(path("full.jsonl"), d, 3, 0);
+	pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = { 16384, 16384 };
+		struct qn_docwriter *w;
+		struct qn_err err;
+		int rc = 0;
+
+		signal(SIGXFSZ, SIG_IGN);
+		setrlimit(RLIMIT_FSIZE, &rl);
+		w = qn_docwriter_open(path("full.jsonl"), NULL, &err);
+		for (i = 0; i < 300 && !rc; i++)
+			rc = qn_docwriter_write(w, &d[i], &err);
+		if (!rc)
+			rc = qn_docwriter_commit(w, &err);
+		qn_docwriter_free(w);
+		/* Exit 3 when the failure was reported as an I/O error naming the file. */
+		_exit(rc == QN_EIO && strstr(err.msg, "full.jsonl") && strstr(err.msg, "large") ? 3 : 0);
+	}
+	waitpid(pid, &st, 0);
+	is_int(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 3, "a write past the disk's end is an I/O error naming the file");
+	is_int(read_back(path("full.jsonl"), d, 3), 3, "and the earlier output is untouched");
 	for (i = 0; i < 300; i++)
 		qn_doc_release(&d[i]);
 }
@@ -435,6 +474,7 @@ int main(void)
 	test_empty_and_truncated();
 	test_stdio();
 	test_parts_and_kill();
+	test_full_disk();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -278,7 +279,7 @@ static void test_merge_and_verify(void)
 
 		qn_manifest_run_begin(m, "quern-manifest", 1, argv, NULL, &err);
 	}
-	is_int(qn_manifest_tag(m, "snap1", "a note", 2, files, &err), 0, "tagged two files");
+	is_int(qn_manifest_tag(m, "snap1", "a note", 2, files, &err), 2, "tagged two files");
 	ok(qn_manifest_tag(m, "snap1", NULL, 2, files, &err) == QN_EUSAGE, "a tag name cannot be reused");
 	qn_manifest_run_end(m, 1, NULL, &err);
 	is_int(qn_manifest_verify(m, "snap1", count_rows, &(int){ 0 }, &err), 0, "verify: the tag is intact");
@@ -296,6 +297,32 @@ static void test_merge_and_verify(void)
 	qn_manifest_close(m);
 }
 
+/* A full disk under the manifest: errors come back, the file stays consistent. */
+static void test_full_disk(void)
+{
+	const char *db = path("full.db");
+	int st;
+	pid_t pid;
+
+	writer(db, "quern-before", 10, NULL, NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = { 2 << 20, 2 << 20 };
+
+		signal(SIGXFSZ, SIG_IGN);
+		setrlimit(RLIMIT_FSIZE, &rl);
+		/* writer() returns non-zero when a write reports the error. */
+		_exit(writer(db, "quern-full", 200000, NULL, NULL) ? 3 : 0);
+	}
+	waitpid(pid, &st, 0);
+	is_int(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 3, "a manifest write past the disk's end returns an error (no crash)");
+	is_int(q(db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1,
+	       "and the database stays consistent");
+	is_int(q(db, "SELECT count(*) FROM runs WHERE tool = 'quern-before' AND status = 'ok'"), 1, "earlier runs intact");
+	is_int(q(db, "SELECT count(*) FROM events e JOIN runs r ON r.id = e.run WHERE r.tool = 'quern-full'"), 0,
+	       "none of the failed batch was kept");
+}
+
 int main(void)
 {
 	char cmd[600];
@@ -307,6 +334,7 @@ int main(void)
 	test_concurrent();
 	test_killed();
 	test_merge_and_verify();
+	test_full_disk();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
