@@ -533,9 +533,9 @@ static int step_row(struct qn_manifest *m, const struct row *r)
  * written in key order: B-tree inserts then walk the index pages in
  * order instead of all over them, which roughly halves their cost.
  *
- * The sort is an LSD radix sort on the key's first eight bytes (stable,
- * so one document's events keep their order), then an insertion sort by
- * the whole key within each run of equal prefixes.  Docs sort before
+ * The sort is an LSD radix sort on the key's first eight bytes, then a
+ * sort by the whole key and queue position within each run of equal
+ * prefixes, so one document's events keep their order.  Docs sort before
  * events through the top bit.
  */
 struct sortkey {
@@ -552,6 +552,24 @@ static uint64_t prefix_of(const char *s, int is_doc)
 		v |= (uint64_t)(unsigned char)s[i] << (56 - 8 * i);
 	/* Keys are text, so bytes are never 0xff in practice; the top bit orders types. */
 	return is_doc ? v >> 1 : (v >> 1) | (1ULL << 63);
+}
+
+static const struct qn_manifest *sort_rows;
+
+static const char *row_key(const struct row *r)
+{
+	return sort_rows->arena.data + r->p[r->stmt == S_DOC ? 0 : 1].u.off;
+}
+
+/* Whole keys, then queue order: equal keys keep the order they were queued in. */
+static int cmp_full(const void *a, const void *b)
+{
+	const struct sortkey *x = a, *y = b;
+	int c = strcmp(row_key(&sort_rows->rows[x->row]), row_key(&sort_rows->rows[y->row]));
+
+	if (c)
+		return c;
+	return x->row < y->row ? -1 : x->row > y->row;
 }
 
 static void sort_keys(const struct qn_manifest *m, struct sortkey *k, size_t n)
@@ -579,20 +597,13 @@ static void sort_keys(const struct qn_manifest *m, struct sortkey *k, size_t n)
 	}
 	/* After an even number of passes the result is back in k. */
 	free(tmp);
-	for (i = 1; i < n; i++) {
-		struct sortkey x = k[i];
-		const struct row *rx = &m->rows[x.row];
-		const char *sx = m->arena.data + rx->p[rx->stmt == S_DOC ? 0 : 1].u.off;
-
-		for (j = i; j > 0 && k[j - 1].prefix == x.prefix; j--) {
-			const struct row *ry = &m->rows[k[j - 1].row];
-			const char *sy = m->arena.data + ry->p[ry->stmt == S_DOC ? 0 : 1].u.off;
-
-			if (strcmp(sy, sx) <= 0)
-				break;
-			k[j] = k[j - 1];
-		}
-		k[j] = x;
+	/* Runs of equal prefixes (ids like "doc-0000001") are sorted in full. */
+	sort_rows = m;
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && k[j].prefix == k[i].prefix; j++)
+			;
+		if (j - i > 1)
+			qsort(k + i, j - i, sizeof *k, cmp_full);
 	}
 }
 
