@@ -252,6 +252,27 @@ static void set_filters(struct qn_buf *loc, struct archive *a)
 	}
 }
 
+/*
+ * Whether the file starts with the magic number of a compressor that has
+ * one (gzip, xz, bzip2, zstd, lz4, compress, lzip, lzop): its decoding
+ * errors are real.  Legacy .lzma and uuencode have none.
+ */
+static int strong_magic(int fd)
+{
+	static const struct { const char *m; size_t n; } magic[] = {
+		{ "\x1f\x8b", 2 }, { "\xfd" "7zXZ", 6 }, { "BZh", 3 }, { "\x28\xb5\x2f\xfd", 4 },
+		{ "\x04\x22\x4d\x18", 4 }, { "\x1f\x9d", 2 }, { "LZIP", 4 }, { "\x89LZO", 4 },
+	};
+	unsigned char b[6];
+	ssize_t n = pread(fd, b, sizeof b, 0);
+	size_t i;
+
+	for (i = 0; n > 0 && i < sizeof magic / sizeof magic[0]; i++)
+		if ((size_t)n >= magic[i].n && !memcmp(b, magic[i].m, magic[i].n))
+			return 1;
+	return 0;
+}
+
 static void item_error(struct item *it, const char *what)
 {
 	it->outcome = R_ERROR;
@@ -276,7 +297,7 @@ static void collect(struct item *it, struct scratch *s, struct qn_buf *json)
 	struct qn_buf loc = QN_BUF_INIT;
 	struct archive *a;
 	struct archive_entry *ent;
-	int rc, sniffed = 0, whole = 0, stop = 0;
+	int rc, sniffed = 0, whole = 0, stop = 0, plain = 0;
 	size_t bad;
 
 	qn_buf_reset(text);
@@ -304,10 +325,12 @@ static void collect(struct item *it, struct scratch *s, struct qn_buf *json)
 		if (!S_ISREG(st.st_mode))	/* an operand that is a pipe: block as usual */
 			fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK);
 	}
+again:
 	s->hasher = qn_hasher_new();
 	s->raw = 0;
 	a = archive_read_new();
-	archive_read_support_filter_all(a);
+	if (!plain)
+		archive_read_support_filter_all(a);
 	archive_read_support_format_raw(a);
 	archive_read_support_format_empty(a);
 	rc = archive_read_open(a, s, NULL, read_cb, NULL);
@@ -318,6 +341,20 @@ static void collect(struct item *it, struct scratch *s, struct qn_buf *json)
 	} else if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
 		const char *why = archive_error_string(a);
 
+		/*
+		 * Legacy .lzma has no real magic number, so libarchive takes
+		 * some binary files for it (fortune's .dat files) and fails
+		 * on the first block.  Such a file, without the magic of a
+		 * real compressor, is read as the bytes it is; the text
+		 * checks decide.
+		 */
+		if (!plain && it->kind != IT_STDIN && !strong_magic(s->fd) &&
+		    lseek(s->fd, 0, SEEK_SET) == 0) {
+			archive_read_free(a);
+			qn_hasher_free(s->hasher);
+			plain = 1;
+			goto again;
+		}
 		item_error(it, why ? why : "truncated or corrupt compressed data");
 		goto out;
 	} else {
