@@ -11,6 +11,7 @@
 #define QN_TAP_H
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,52 @@ static inline int tap_ok(int cond, const char *file, int line, const char *fmt, 
 	if (!ok(g_ && w_ && !strcmp(g_, w_), __VA_ARGS__)) \
 		printf("#   got '%s'\n#  want '%s'\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
 } while (0)
+
+/* A deterministic xorshift64 generator for random test inputs. */
+static uint64_t tap_rng = 88172645463325252ULL;
+
+static inline uint64_t tap_rand(void)
+{
+	tap_rng ^= tap_rng << 13;
+	tap_rng ^= tap_rng >> 7;
+	tap_rng ^= tap_rng << 17;
+	return tap_rng;
+}
+
+/*
+ * A scratch directory for the test's files: tap_tmpdir() makes it (or
+ * skips the whole test), tap_path("x") names a file in it (eight results
+ * stay valid at once), tap_cleanup() removes it.
+ */
+static char tap_dir[64];
+
+static inline void skip_all(const char *why);
+
+static inline void tap_tmpdir(void)
+{
+	snprintf(tap_dir, sizeof tap_dir, "%s", "/tmp/quern-unit.XXXXXX");
+	if (!mkdtemp(tap_dir))
+		skip_all("cannot make a temporary directory");
+}
+
+static inline char *tap_path(const char *name)
+{
+	static char p[8][512];
+	static int i;
+
+	i = (i + 1) % 8;
+	snprintf(p[i], sizeof p[i], "%s/%s", tap_dir, name);
+	return p[i];
+}
+
+static inline void tap_cleanup(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tap_dir);
+	if (tap_dir[0] && system(cmd) != 0)
+		printf("# could not remove %s\n", tap_dir);
+}
 
 static inline void skip_all(const char *why)
 {

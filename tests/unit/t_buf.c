@@ -38,16 +38,6 @@ static void ref_escape(struct qn_buf *b, const unsigned char *s, size_t n)
 	qn_buf_putc(b, '"');
 }
 
-static uint64_t rng = 88172645463325252ULL;
-
-static uint64_t next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
 int main(void)
 {
 	struct qn_buf a = QN_BUF_INIT, b = QN_BUF_INIT;
@@ -64,10 +54,10 @@ int main(void)
 
 	/* Random strings biased towards the special bytes, every length to 300. */
 	for (i = 0; i < 20000; i++) {
-		size_t n = next() % sizeof s, k;
+		size_t n = tap_rand() % sizeof s, k;
 
 		for (k = 0; k < n; k++) {
-			uint64_t r = next();
+			uint64_t r = tap_rand();
 
 			s[k] = (r & 7) == 0 ? "\"\\\n\x01\x1f\x7f\xff "[(r >> 3) % 8] : (unsigned char)(r >> 8);
 		}

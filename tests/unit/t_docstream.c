@@ -15,17 +15,7 @@
 #include "docstream.h"
 #include "../tap.h"
 
-static char dir[] = "/tmp/t_docstream.XXXXXX";
-
-static char *path(const char *name)
-{
-	static char p[8][512];
-	static int i;
-
-	i = (i + 1) % 8;
-	snprintf(p[i], sizeof p[i], "%s/%s", dir, name);
-	return p[i];
-}
+#define path tap_path
 
 static void write_file(const char *p, const void *data, size_t n)
 {
@@ -416,7 +406,7 @@ static void test_parts_and_kill(void)
 		char cmd[700];
 
 		snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s | grep -v -e '^rt\\.' -e '^pt\\.' -e '^bad\\.' -e '^huge\\.' -e '^full\\.'"
-			 " -e '^empty\\.' -e '^trunc\\.' -e '^std' -e '^part-' -e '^kill\\.jsonl\\.zst$')\"", dir);
+			 " -e '^empty\\.' -e '^trunc\\.' -e '^std' -e '^part-' -e '^kill\\.jsonl\\.zst$')\"", tap_dir);
 		ok(system(cmd) == 0, "and no partial or temporary file");
 	}
 	for (i = 0; i < 300; i++)
@@ -463,10 +453,7 @@ static void test_full_disk(void)
 
 int main(void)
 {
-	char cmd[600];
-
-	if (!mkdtemp(dir))
-		skip_all("cannot make a temporary directory");
+	tap_tmpdir();
 	test_round_trips();
 	test_passthrough();
 	test_bad_lines();
@@ -475,8 +462,6 @@ int main(void)
 	test_stdio();
 	test_parts_and_kill();
 	test_full_disk();
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	tap_cleanup();
 	return done_testing();
 }

@@ -17,17 +17,7 @@
 #include "manifest.h"
 #include "../tap.h"
 
-static char dir[] = "/tmp/t_manifest.XXXXXX";
-
-static char *path(const char *name)
-{
-	static char p[8][512];
-	static int i;
-
-	i = (i + 1) % 8;
-	snprintf(p[i], sizeof p[i], "%s/%s", dir, name);
-	return p[i];
-}
+#define path tap_path
 
 /* One integer from a query on the file at db. */
 static long long q(const char *db, const char *sql)
@@ -325,18 +315,13 @@ static void test_full_disk(void)
 
 int main(void)
 {
-	char cmd[600];
-
-	if (!mkdtemp(dir))
-		skip_all("no temporary directory");
+	tap_tmpdir();
 	test_run_and_reports();
 	test_newer_schema();
 	test_concurrent();
 	test_killed();
 	test_merge_and_verify();
 	test_full_disk();
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	tap_cleanup();
 	return done_testing();
 }

@@ -36,16 +36,6 @@ static size_t ref_check(const unsigned char *s, size_t n)
 	return n;
 }
 
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
 int main(void)
 {
 	static const struct { const char *s; int valid; const char *what; } cases[] = {
@@ -67,10 +57,10 @@ int main(void)
 		is_int(qn_utf8_valid(cases[i].s, strlen(cases[i].s)), cases[i].valid, "%s", cases[i].what);
 	is_int(qn_utf8_check("abcdefghij\xff", 11), 10, "offset of the first bad byte past the 8-byte fast path");
 	for (i = 0; i < 200000; i++) {
-		size_t n = next() % sizeof s, k;
+		size_t n = tap_rand() % sizeof s, k;
 
 		for (k = 0; k < n; k++) {
-			uint64_t r = next();
+			uint64_t r = tap_rand();
 
 			/* Mostly valid-looking text with some random high bytes. */
 			s[k] = (r & 3) ? (unsigned char)('a' + r % 26) : (unsigned char)(0x80 + (r >> 8) % 0x80);
