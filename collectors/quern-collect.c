@@ -916,24 +916,6 @@ static uint64_t size_arg(const char *name, const char *arg, int zero_ok)
 }
 
 /* A JSON array of strings in the configuration object. */
-static void config_strv(struct qn_config *c, const char *key, char *const *v, int n)
-{
-	int i;
-
-	/* qn_config has no arrays: add the member the way its own helpers do. */
-	qn_buf_putc(&c->json, c->json.len ? ',' : '{');
-	qn_buf_append_json_str(&c->json, key, strlen(key));
-	qn_buf_puts(&c->json, ":[");
-	for (i = 0; i < n; i++) {
-		const char *s = qn_utf8_valid(v[i], strlen(v[i])) ? v[i] : "(not UTF-8)";
-
-		if (i)
-			qn_buf_putc(&c->json, ',');
-		qn_buf_append_json_str(&c->json, s, strlen(s));
-	}
-	qn_buf_putc(&c->json, ']');
-}
-
 static void print_summary(void)
 {
 	int r, first = 1;
@@ -1045,6 +1027,7 @@ int main(int argc, char **argv)
 
 	memset(&wopts, 0, sizeof wopts);
 	wopts.part_bytes = opt.part_bytes;
+	wopts.threads = opt.threads;	/* zstd's bytes are the same for any count >= 1 */
 	if (!(writer = qn_docwriter_open(opt.output, &wopts, &err))) {
 		if (err.code == QN_EUSAGE)
 			qn_usage_error("%s", err.msg);
@@ -1058,8 +1041,8 @@ int main(int argc, char **argv)
 	qn_config_str(&cfg, "manifest", qn_manifest_path(opt.manifest));
 	qn_config_int(&cfg, "threads", opt.threads);
 	qn_config_bool(&cfg, "quiet", opt.quiet);
-	config_strv(&cfg, "include", opt.include, opt.ninclude);
-	config_strv(&cfg, "exclude", opt.exclude, opt.nexclude);
+	qn_config_strv(&cfg, "include", opt.include, opt.ninclude);
+	qn_config_strv(&cfg, "exclude", opt.exclude, opt.nexclude);
 	qn_config_bool(&cfg, "follow_symlinks", opt.follow);
 	qn_config_int(&cfg, "max_file_bytes", (int64_t)opt.max_file_bytes);
 	qn_config_int(&cfg, "part_bytes", (int64_t)opt.part_bytes);

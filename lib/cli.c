@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "utf8.h"
 
 #include "err.h"
 
@@ -129,10 +130,34 @@ void qn_config_init(struct qn_config *c)
 	qn_buf_init(&c->json);
 }
 
+/*
+ * s as a JSON string.  Command-line values need not be UTF-8 (file names
+ * are bytes); invalid bytes become U+FFFD so the JSON stays valid.
+ */
+static void put_str(struct qn_buf *b, const char *s)
+{
+	struct qn_buf fixed = QN_BUF_INIT;
+	size_t n = strlen(s), at;
+
+	while ((at = qn_utf8_check(s, n)) != n) {
+		qn_buf_append(&fixed, s, at);
+		qn_buf_puts(&fixed, "\xef\xbf\xbd");
+		s += at + 1;
+		n -= at + 1;
+	}
+	if (!fixed.len) {
+		qn_buf_append_json_str(b, s, n);
+		return;
+	}
+	qn_buf_append(&fixed, s, n);
+	qn_buf_append_json_str(b, fixed.data, fixed.len);
+	qn_buf_release(&fixed);
+}
+
 static void key(struct qn_config *c, const char *k)
 {
 	qn_buf_putc(&c->json, c->json.len ? ',' : '{');
-	qn_buf_append_json_str(&c->json, k, strlen(k));
+	put_str(&c->json, k);
 	qn_buf_putc(&c->json, ':');
 }
 
@@ -140,9 +165,23 @@ void qn_config_str(struct qn_config *c, const char *k, const char *val)
 {
 	key(c, k);
 	if (val)
-		qn_buf_append_json_str(&c->json, val, strlen(val));
+		put_str(&c->json, val);
 	else
 		qn_buf_puts(&c->json, "null");
+}
+
+void qn_config_strv(struct qn_config *c, const char *k, char *const *v, int n)
+{
+	int i;
+
+	key(c, k);
+	qn_buf_putc(&c->json, '[');
+	for (i = 0; i < n; i++) {
+		if (i)
+			qn_buf_putc(&c->json, ',');
+		put_str(&c->json, v[i]);
+	}
+	qn_buf_putc(&c->json, ']');
 }
 
 void qn_config_int(struct qn_config *c, const char *k, int64_t val)
@@ -163,9 +202,12 @@ const char *qn_config_json(struct qn_config *c)
 
 	if (!c->json.len)
 		return empty;
+	/*
+	 * Close the object after len without counting the brace, so that a
+	 * later key overwrites it and the object stays open for more.
+	 */
 	qn_buf_putc(&c->json, '}');
-	c->json.len--;	/* keep it open for more keys; the '}' stays after the NUL-free end */
-	c->json.data[c->json.len + 1] = '\0';
+	c->json.len--;
 	return c->json.data;
 }
 

@@ -46,6 +46,8 @@ int qn_finish_stdout(int status);
 /*
  * The effective configuration of a run as a JSON object, defaults
  * included, for the manifest: qn_config_str(&c, "output", path), ...
+ * Strings that are not UTF-8 (file names can be any bytes) are recorded
+ * with U+FFFD in place of the invalid bytes.
  */
 struct qn_config {
 	struct qn_buf json;
@@ -54,6 +56,8 @@ void qn_config_init(struct qn_config *c);
 void qn_config_str(struct qn_config *c, const char *key, const char *val);
 void qn_config_int(struct qn_config *c, const char *key, int64_t val);
 void qn_config_bool(struct qn_config *c, const char *key, int val);
+/* A list of strings, as a JSON array. */
+void qn_config_strv(struct qn_config *c, const char *key, char *const *v, int n);
 /* The object so far ("{...}"); stays valid until the next call on c. */
 const char *qn_config_json(struct qn_config *c);
 void qn_config_release(struct qn_config *c);

@@ -304,7 +304,7 @@ struct part {
 
 struct qn_docwriter {
 	char *tmpl;		/* the name given, with a part conversion or not */
-	int has_conv, to_stdout, comp, level;
+	int has_conv, to_stdout, comp, level, threads;
 	uint64_t part_bytes, cur_bytes, docs;
 	struct part *parts;
 	int nparts, committed, failed;
@@ -368,6 +368,7 @@ struct qn_docwriter *qn_docwriter_open(const char *path,
 	w->to_stdout = !strcmp(path, "-");
 	w->part_bytes = opts ? opts->part_bytes : 0;
 	w->level = opts ? opts->level : 0;
+	w->threads = opts ? opts->threads : 0;
 	if (w->to_stdout)
 		w->comp = COMP_PLAIN;
 	else if (ends_with(path, ".zst") || ends_with(path, ".zstd"))
@@ -442,6 +443,9 @@ static int open_part(struct qn_docwriter *w, struct qn_err *err)
 		ZSTD_CCtx_reset(w->zc, ZSTD_reset_session_and_parameters);
 		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, w->level ? w->level : 3);
 		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1);
+		if (w->threads > 0 &&
+		    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers, w->threads)))
+			return qn_err_set(err, QN_EIO, "%s: this libzstd cannot compress with threads", pt->path);
 	} else if (w->comp == COMP_GZIP) {
 		memset(&w->zs, 0, sizeof w->zs);
 		if (deflateInit2(&w->zs, w->level ? w->level : 6, Z_DEFLATED, 15 + 16, 8,
@@ -467,7 +471,13 @@ static int flush_in(struct qn_docwriter *w, int last, struct qn_err *err)
 	if (w->comp == COMP_ZSTD) {
 		ZSTD_inBuffer ib = { w->in.data, w->in.len, 0 };
 		size_t left;
+		int end = 0;
 
+		/*
+		 * All input goes in with e_continue, then e_end on nothing:
+		 * starting a frame with e_end would take zstd's one-shot path,
+		 * whose multi-threaded output may depend on the thread count.
+		 */
 		do {
 			ZSTD_outBuffer ob;
 
@@ -475,11 +485,12 @@ static int flush_in(struct qn_docwriter *w, int last, struct qn_err *err)
 			ob.dst = w->out.data + w->out.len;
 			ob.size = w->out.cap - w->out.len - 1;
 			ob.pos = 0;
-			left = ZSTD_compressStream2(w->zc, &ob, &ib, last ? ZSTD_e_end : ZSTD_e_continue);
+			end = last && ib.pos == ib.size;
+			left = ZSTD_compressStream2(w->zc, &ob, &ib, end ? ZSTD_e_end : ZSTD_e_continue);
 			if (ZSTD_isError(left))
 				return qn_err_set(err, QN_EIO, "%s: zstd: %s", pt->path, ZSTD_getErrorName(left));
 			w->out.len += ob.pos;
-		} while (last ? left != 0 : ib.pos < ib.size);
+		} while (end ? left != 0 : (ib.pos < ib.size || last));
 	} else {
 		int zr;
 

@@ -87,6 +87,14 @@ void qn_docreader_close(struct qn_docreader *r);
 struct qn_docwriter_opts {
 	uint64_t part_bytes;	/* start a new part past this many bytes (uncompressed); 0: one part */
 	int level;		/* compression level; 0: the format's default (zstd 3, gzip 6) */
+	/*
+	 * zstd worker threads; 0 compresses on the caller's thread.  The
+	 * bytes are the same for every threads >= 1 (zstd's streaming
+	 * multi-threaded format), but differ from threads = 0: a program
+	 * passes its -j here, never 0 for -j1, so its output is the same
+	 * for any -j.
+	 */
+	int threads;
 };
 
 struct qn_docwriter;

@@ -87,9 +87,9 @@ static int read_back(const char *p, const struct qn_doc *want, int n)
 	return rc < 0 || i != n ? -1 : good;
 }
 
-static int write_docs(const char *p, const struct qn_doc *d, int n, uint64_t part_bytes)
+static int write_docs_threads(const char *p, const struct qn_doc *d, int n, uint64_t part_bytes, int threads)
 {
-	struct qn_docwriter_opts o = { part_bytes, 0 };
+	struct qn_docwriter_opts o = { part_bytes, 0, threads };
 	struct qn_docwriter *w;
 	struct qn_err err;
 	int i, rc = 0;
@@ -105,6 +105,32 @@ static int write_docs(const char *p, const struct qn_doc *d, int n, uint64_t par
 		printf("# %s\n", err.msg);
 	qn_docwriter_free(w);
 	return rc;
+}
+
+static int write_docs(const char *p, const struct qn_doc *d, int n, uint64_t part_bytes)
+{
+	return write_docs_threads(p, d, n, part_bytes, 0);
+}
+
+/* zstd with worker threads: the same bytes for 1, 2 and 4 threads. */
+static void test_zstd_threads(void)
+{
+	struct qn_doc d[3000];
+	char cmd[1200];
+	int i;
+
+	make_docs(d, 3000);
+	for (i = 0; i < 3000; i++)
+		qn_buf_appendf(&d[i].text, " %d %d %d", i * 7919 % 1000003, i * i, i);
+	ok(!write_docs_threads(path("mt1.jsonl.zst"), d, 3000, 0, 1) &&
+	   !write_docs_threads(path("mt2.jsonl.zst"), d, 3000, 0, 2) &&
+	   !write_docs_threads(path("mt4.jsonl.zst"), d, 3000, 0, 4), "wrote with 1, 2 and 4 zstd threads");
+	snprintf(cmd, sizeof cmd, "cmp -s %s %s && cmp -s %s %s", path("mt1.jsonl.zst"), path("mt2.jsonl.zst"),
+		 path("mt1.jsonl.zst"), path("mt4.jsonl.zst"));
+	ok(system(cmd) == 0, "zstd output bytes do not depend on the thread count");
+	is_int(read_back(path("mt2.jsonl.zst"), d, 3000), 3000, "and read back");
+	for (i = 0; i < 3000; i++)
+		qn_doc_release(&d[i]);
 }
 
 static void test_round_trips(void)
@@ -405,7 +431,7 @@ static void test_parts_and_kill(void)
 	{
 		char cmd[700];
 
-		snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s | grep -v -e '^rt\\.' -e '^pt\\.' -e '^bad\\.' -e '^huge\\.' -e '^full\\.'"
+		snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s | grep -v -e '^rt\\.' -e '^pt\\.' -e '^bad\\.' -e '^huge\\.' -e '^full\\.' -e '^mt'"
 			 " -e '^empty\\.' -e '^trunc\\.' -e '^std' -e '^part-' -e '^kill\\.jsonl\\.zst$')\"", tap_dir);
 		ok(system(cmd) == 0, "and no partial or temporary file");
 	}
@@ -455,6 +481,7 @@ int main(void)
 {
 	tap_tmpdir();
 	test_round_trips();
+	test_zstd_threads();
 	test_passthrough();
 	test_bad_lines();
 	test_huge_line();
