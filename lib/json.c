@@ -11,7 +11,10 @@ struct qn_json {
 	int haswell;
 };
 
-/* AVX2 with BMI1/2, PCLMUL and LZCNT: simdjson's "haswell" kernel. */
+/*
+ * AVX2 with BMI1/2 and PCLMUL: simdjson's "haswell" kernel (which also
+ * uses LZCNT, present on every CPU with AVX2 and BMI2).
+ */
 static int cpu_haswell(void)
 {
 	static int v = -1;
@@ -19,8 +22,7 @@ static int cpu_haswell(void)
 	if (v < 0) {
 		__builtin_cpu_init();
 		v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
-		    __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("pclmul") &&
-		    __builtin_cpu_supports("abm");
+		    __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("pclmul");
 	}
 	return v;
 }
