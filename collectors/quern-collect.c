@@ -610,6 +610,12 @@ static void add_file(const char *path, const char *abs_root, const char *rel,
 	it->source = file_uri(abs_root, rel);
 	cur->bytes += size;
 	batch_done_maybe();
+	if (qn_signalled && !failure) {
+		char *m = qn_xasprintf("interrupted by %s", strsignal(qn_signalled));
+
+		fail(m);
+		free(m);
+	}
 }
 
 static void add_stdin(void)
@@ -1068,6 +1074,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	qn_catch_signals();
 	scratch = qn_xcalloc((size_t)opt.threads, sizeof *scratch);
 	for (i = 0; i < opt.threads; i++)
 		scratch[i] = qn_xcalloc(1, sizeof **scratch);

@@ -2,6 +2,7 @@
  * cli.c: program edges: messages, exit codes, option values (see cli.h).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,26 @@ int qn_parse_size(const char *arg, uint64_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+volatile int qn_signalled;
+
+static void on_signal(int sig)
+{
+	qn_signalled = sig;
+	signal(sig, SIG_DFL);	/* the next one is not caught */
+}
+
+void qn_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 int qn_finish_stdout(int status)

@@ -40,6 +40,14 @@ int qn_parse_threads(const char *arg);
 int qn_ncores(void);
 /* Parses a size with an optional k/M/G suffix (powers of 1024). */
 int qn_parse_size(const char *arg, uint64_t *out);
+/*
+ * SIGINT, SIGTERM and SIGHUP set qn_signalled to the signal's number; a
+ * program checks it where it can stop cleanly, ends its manifest run as
+ * failed and publishes nothing.  A second signal ends the process at once.
+ */
+extern volatile int qn_signalled;
+void qn_catch_signals(void);
+
 /* Flushes stdout and reports a write error; returns the exit status to use. */
 int qn_finish_stdout(int status);
 

@@ -175,4 +175,19 @@ if [ -f "$dat" ]; then
 else
 	skip "a fortune .dat file does not fail the run" "fortunes not installed"
 fi
+# A run stopped by SIGTERM: exit 1, nothing published, the run failed with the reason.
+if [ -d /usr/share/doc ]; then
+	printf '{"text":"old"}\n' > sig.jsonl
+	quern-collect -j1 -q -o sig.jsonl /usr/share/doc /usr/share/doc /usr/share/doc 2>sig.err &
+	pid=$!
+	sleep 0.3
+	kill -TERM $pid
+	wait $pid
+	is "SIGTERM: exit 1" 1 $?
+	is "the earlier output is untouched" '{"text":"old"}' "$(cat sig.jsonl)"
+	is "the run is failed, saying why" "failed|interrupted by Terminated" \
+		"$(sql "SELECT status, error FROM runs ORDER BY id DESC LIMIT 1")"
+else
+	skip "SIGTERM stops a run cleanly" "no /usr/share/doc"
+fi
 done_testing
