@@ -988,6 +988,7 @@ int main(int argc, char **argv)
 	char **srcs, *end;
 
 	qn_cli_init(argc, argv);
+	qn_catch_signals();
 	opt.threads = 0;
 	opt.max_file_bytes = MAX_FILE_BYTES_DEFAULT;
 	opt.max_errors = MAX_ERRORS_DEFAULT;
@@ -1074,7 +1075,6 @@ int main(int argc, char **argv)
 		}
 	}
 
-	qn_catch_signals();
 	scratch = qn_xcalloc((size_t)opt.threads, sizeof *scratch);
 	for (i = 0; i < opt.threads; i++)
 		scratch[i] = qn_xcalloc(1, sizeof **scratch);

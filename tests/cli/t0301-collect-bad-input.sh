@@ -180,7 +180,11 @@ if [ -d /usr/share/doc ]; then
 	printf '{"text":"old"}\n' > sig.jsonl
 	quern-collect -j1 -q -o sig.jsonl /usr/share/doc /usr/share/doc /usr/share/doc 2>sig.err &
 	pid=$!
-	sleep 0.3
+	# Signal it once its run is under way.
+	i=0
+	while [ $i -lt 100 ] && [ "$(sql "SELECT count(*) FROM runs WHERE status = 'running'")" != 1 ]; do
+		sleep 0.05; i=$((i + 1))
+	done
 	kill -TERM $pid
 	wait $pid
 	is "SIGTERM: exit 1" 1 $?
