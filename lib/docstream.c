@@ -527,55 +527,65 @@ static int close_part(struct qn_docwriter *w, struct qn_err *err)
 	return 0;
 }
 
-int qn_docwriter_write_json(struct qn_docwriter *w, const char *lines,
-			    size_t n, struct qn_err *err)
+/* Makes sure a part is open to take more bytes: the first, or the next one. */
+static int ready(struct qn_docwriter *w, struct qn_err *err)
 {
 	int rc;
 
 	if (w->failed || w->committed)
 		return qn_err_set(err, QN_EUSAGE, "%s: writer is closed", w->tmpl);
-	if (!w->nparts || (w->part_bytes && w->cur_bytes >= w->part_bytes)) {
-		if (w->nparts && (rc = close_part(w, err)))
-			goto fail;
-		if ((rc = open_part(w, err)))
-			goto fail;
+	if (w->nparts && !(w->part_bytes && w->cur_bytes >= w->part_bytes))
+		return 0;
+	if ((w->nparts && (rc = close_part(w, err))) || (rc = open_part(w, err))) {
+		w->failed = 1;
+		return rc;
 	}
-	qn_buf_append(&w->in, lines, n);
-	w->cur_bytes += n;
-	for (const char *p = lines; (p = memchr(p, '\n', (size_t)(lines + n - p))); p++)
-		w->docs++;
-	if (w->in.len >= OUT_FLUSH && (rc = flush_in(w, 0, err)))
-		goto fail;
 	return 0;
-fail:
-	w->failed = 1;
-	return rc;
+}
+
+/* Counts bytes appended to w->in since before, and compresses a full buffer. */
+static int appended(struct qn_docwriter *w, size_t before, uint64_t docs, struct qn_err *err)
+{
+	int rc;
+
+	w->cur_bytes += w->in.len - before;
+	w->docs += docs;
+	if (w->in.len >= OUT_FLUSH && (rc = flush_in(w, 0, err))) {
+		w->failed = 1;
+		return rc;
+	}
+	return 0;
+}
+
+int qn_docwriter_write_json(struct qn_docwriter *w, const char *lines,
+			    size_t n, struct qn_err *err)
+{
+	uint64_t docs = 0;
+	size_t before;
+	const char *p;
+	int rc;
+
+	if ((rc = ready(w, err)))
+		return rc;
+	before = w->in.len;
+	qn_buf_append(&w->in, lines, n);
+	for (p = lines; (p = memchr(p, '\n', (size_t)(lines + n - p))); p++)
+		docs++;
+	return appended(w, before, docs, err);
 }
 
 int qn_docwriter_write(struct qn_docwriter *w, const struct qn_doc *d,
 		       struct qn_err *err)
 {
-	struct qn_buf line = QN_BUF_INIT;
+	size_t before;
 	int rc;
 
-	/* Serialize straight into the pending input when it is ours to extend. */
-	if (!w->failed && !w->committed && w->nparts &&
-	    !(w->part_bytes && w->cur_bytes >= w->part_bytes)) {
-		size_t before = w->in.len;
-
-		qn_doc_to_json(d, &w->in);
-		w->cur_bytes += w->in.len - before;
-		w->docs++;
-		if (w->in.len >= OUT_FLUSH && (rc = flush_in(w, 0, err))) {
-			w->failed = 1;
-			return rc;
-		}
-		return 0;
-	}
-	qn_doc_to_json(d, &line);
-	rc = qn_docwriter_write_json(w, line.data, line.len, err);
-	qn_buf_release(&line);
-	return rc;
+	if ((rc = ready(w, err)))
+		return rc;
+	/* Serialized straight into the pending input: no copy. */
+	before = w->in.len;
+	qn_doc_to_json(d, &w->in);
+	return appended(w, before, 1, err);
 }
 
 /* Links an O_TMPFILE descriptor, or renames the temporary, to the final name. */

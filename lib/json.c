@@ -53,10 +53,3 @@ int qn_json_parse_doc(struct qn_json *j, const char *buf, size_t n,
 	return j->haswell ? qn_json_parse_doc_haswell(j->p, buf, n, d, err)
 			  : qn_json_parse_doc_generic(j->p, buf, n, d, err);
 }
-
-int qn_json_validate(struct qn_json *j, const char *buf, size_t n,
-		     struct qn_err *err)
-{
-	return j->haswell ? qn_json_validate_haswell(j->p, buf, n, err)
-			  : qn_json_validate_generic(j->p, buf, n, err);
-}

@@ -319,11 +319,3 @@ extern "C" int QN_JSON_SYM(parse_doc)(void *jp, const char *buf, size_t n,
 	d->has_locator = !!(seen & 8);
 	return 0;
 }
-
-extern "C" int QN_JSON_SYM(validate)(void *j, const char *buf, size_t n,
-				     struct qn_err *err)
-{
-	error_code e = validate_raw(static_cast<parser *>(j), std::string_view(buf, n));
-
-	return e ? fail(err, e) : 0;
-}

@@ -33,9 +33,6 @@ void qn_json_free(struct qn_json *j);
  */
 int qn_json_parse_doc(struct qn_json *j, const char *buf, size_t n,
 		      struct qn_doc *d, struct qn_err *err);
-/* Returns 0 if buf[0..n) is one valid JSON value, else QN_EINPUT. */
-int qn_json_validate(struct qn_json *j, const char *buf, size_t n,
-		     struct qn_err *err);
 
 #ifdef __cplusplus
 }

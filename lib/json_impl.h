@@ -2,7 +2,7 @@
  * json_impl.h: the two builds of json.cc and their run-time choice.
  *
  * json.cc is compiled once per CPU variant with QN_JSON_VARIANT set to
- * haswell or generic; each build exports the four functions below under
+ * haswell or generic; each build exports the three functions below under
  * its own suffix.  json.c holds the dispatcher behind json.h.
  */
 #ifndef QN_JSON_IMPL_H
@@ -25,9 +25,7 @@ extern "C" {
 	void *qn_json_new_##v(void); \
 	void qn_json_free_##v(void *j); \
 	int qn_json_parse_doc_##v(void *j, const char *buf, size_t n, \
-				  struct qn_doc *d, struct qn_err *err); \
-	int qn_json_validate_##v(void *j, const char *buf, size_t n, \
-				 struct qn_err *err);
+				  struct qn_doc *d, struct qn_err *err);
 
 QN_JSON_DECLARE(haswell)
 QN_JSON_DECLARE(generic)
