@@ -1,3 +1,22 @@
-# trainer/: included by the top Makefile.am.  Add with +=: bin_PROGRAMS,
-# dist_man_MANS, unit_tests, cli_tests, EXTRA_PROGRAMS, bench_scripts,
-# EXTRA_DIST, noinst_LIBRARIES.
+# trainer/: quern-train and quern-sample (issue 7).  Included by the top
+# Makefile.am.
+#
+# libqntrain.a holds what needs no model: the checkpoint file, the
+# schedule and the sampler, so its unit tests and the checkpoint fuzz
+# target link without the model library.
+noinst_LIBRARIES += libqntrain.a
+libqntrain_a_SOURCES = \
+	trainer/checkpoint.c trainer/checkpoint.h \
+	trainer/schedule.c trainer/schedule.h \
+	trainer/sampling.c trainer/sampling.h
+
+unit_tests += \
+	tests/unit/t_ckpt \
+	tests/unit/t_train_schedule \
+	tests/unit/t_fuzz_ckpt
+tests_unit_t_ckpt_SOURCES = tests/unit/t_ckpt.c tests/tap.h
+tests_unit_t_ckpt_LDADD = libqntrain.a $(LDADD) -lm
+tests_unit_t_train_schedule_SOURCES = tests/unit/t_train_schedule.c tests/tap.h
+tests_unit_t_train_schedule_LDADD = libqntrain.a $(LDADD) -lm
+tests_unit_t_fuzz_ckpt_SOURCES = tests/unit/t_fuzz_ckpt.c tests/fuzz/fuzz_ckpt.c tests/tap.h
+tests_unit_t_fuzz_ckpt_LDADD = libqntrain.a $(LDADD) -lm

@@ -1,0 +1,38 @@
+/*
+ * sampling.h: choosing the next token from a model's logits.
+ *
+ * The logits are divided by the temperature and turned into
+ * probabilities (softmax, in double); the candidates are ordered by
+ * logit, highest first, ties by the lower id, so the order never depends
+ * on the sort; top-k keeps the first k, top-p then keeps the shortest
+ * prefix whose probability reaches p (at least one token).  The kept
+ * probabilities are renormalised and one number u = qn_rng_uniform in
+ * [0, 1) picks the first token whose cumulative probability exceeds
+ * u * total.  Temperature 0 is greedy (the highest logit, lowest id on a
+ * tie) and draws nothing.  The same logits, options and generator state
+ * give the same token on every machine.
+ */
+#ifndef QN_SAMPLING_H
+#define QN_SAMPLING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "schedule.h"
+
+struct qn_sample_opts {
+	double temperature;	/* 0: greedy */
+	int top_k;		/* 0: all */
+	double top_p;		/* 1: all */
+};
+
+struct qn_sampler;
+
+/* A sampler for vocabularies of n ids (its scratch space). */
+struct qn_sampler *qn_sampler_new(int n);
+void qn_sampler_free(struct qn_sampler *s);
+/* Picks an id in [0, n) from logits[0..n) (see the top of this file). */
+int qn_sample(struct qn_sampler *s, const float *logits, int n,
+	      const struct qn_sample_opts *o, struct qn_rng *r);
+
+#endif
