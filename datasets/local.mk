@@ -1,3 +1,20 @@
-# datasets/: included by the top Makefile.am.  Add with +=: bin_PROGRAMS,
-# dist_man_MANS, unit_tests, cli_tests, EXTRA_PROGRAMS, bench_scripts,
-# EXTRA_DIST, noinst_LIBRARIES.
+# datasets/: the token shard formats, the training reader (loader.h) and
+# quern-shard (issue 6).  Included by the top Makefile.am.
+noinst_LIBRARIES += libqndata.a
+libqndata_a_SOURCES = \
+	datasets/shard.c datasets/shard.h \
+	datasets/loader.c datasets/loader.h
+
+unit_tests += \
+	tests/unit/t_shard \
+	tests/unit/t_loader \
+	tests/unit/t_fuzz_shard
+tests_unit_t_shard_SOURCES = tests/unit/t_shard.c tests/tap.h
+tests_unit_t_shard_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/datasets
+tests_unit_t_shard_LDADD = libqndata.a $(LDADD)
+tests_unit_t_loader_SOURCES = tests/unit/t_loader.c tests/tap.h
+tests_unit_t_loader_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/datasets
+tests_unit_t_loader_LDADD = libqndata.a $(LDADD)
+tests_unit_t_fuzz_shard_SOURCES = tests/unit/t_fuzz_shard.c tests/fuzz/fuzz_shard.c tests/tap.h
+tests_unit_t_fuzz_shard_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/datasets
+tests_unit_t_fuzz_shard_LDADD = libqndata.a $(LDADD)
