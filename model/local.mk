@@ -1,3 +1,28 @@
-# model/: included by the top Makefile.am.  Add with +=: bin_PROGRAMS,
-# dist_man_MANS, unit_tests, cli_tests, EXTRA_PROGRAMS, bench_scripts,
-# EXTRA_DIST, noinst_LIBRARIES.
+# model/: the GPT-2 model on the CPU (issue 7).  Included by the top
+# Makefile.am.
+#
+# libqnmodel.a: the reference ops, the fast ops (OpenBLAS + OpenMP) and
+# the model.  A program using it links with
+#	prog_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)
+# (QN_MODEL_LIBS is OpenBLAS, libgomp and libm) and compiles with
+#	prog_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
+noinst_LIBRARIES += libqnmodel.a
+QN_MODEL_CFLAGS = -fopenmp -ffp-contract=off -fno-math-errno -ftree-vectorize
+QN_MODEL_LIBS = $(OPENBLAS_LIBS) -lgomp -lm
+libqnmodel_a_CPPFLAGS = $(AM_CPPFLAGS) $(OPENBLAS_CFLAGS)
+libqnmodel_a_CFLAGS = $(AM_CFLAGS) $(QN_MODEL_CFLAGS)
+libqnmodel_a_SOURCES = \
+	model/gpt.c model/gpt.h model/gpt_pass.h \
+	model/ops.h model/ops_ref.c model/ops_fast.c
+# trainer/'s part of the model: generation with a KV cache, llm.c's file.
+libqnmodel_a_SOURCES += model/kv.c model/llmc.c
+
+unit_tests += tests/unit/t_ops
+tests_unit_t_ops_SOURCES = tests/unit/t_ops.c tests/tap.h
+tests_unit_t_ops_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
+tests_unit_t_ops_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)
+unit_tests += tests/unit/t_gpt_grad
+# the reference ops built a second time over double (qn_refd_*)
+tests_unit_t_gpt_grad_SOURCES = tests/unit/t_gpt_grad.c model/ops_ref.c tests/tap.h
+tests_unit_t_gpt_grad_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model -DQN_REF_DOUBLE
+tests_unit_t_gpt_grad_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)

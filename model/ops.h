@@ -4,7 +4,13 @@
  * signatures (qn_ref_* and qn_fast_*).  The reference is the one a reader
  * learns from; the fast path and the GPU kernels (model/cuda/) are tested
  * against it.  fp32; shapes as llm.c's; N = B*T rows; Vp = padded vocab.
- * Backward functions add into their gradient outputs (+=).
+ * Backward functions add into their gradient outputs (+=), except the
+ * attention's dpreatt and datt, which are scratch [B,NH,T,T] that both
+ * paths overwrite.
+ *
+ * QN_OPS_T(prefix, real) declares the set over a real type: float for
+ * qn_ref_ and qn_fast_ here; the gradient test builds the reference a
+ * second time over double (qn_refd_) and declares it with the same macro.
  */
 #ifndef QN_OPS_H
 #define QN_OPS_H
@@ -12,48 +18,54 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QN_OPS(p) \
+#define QN_OPS_T(p, real) \
 /* out[N,C] = wte[inp] + wpe[t] */ \
-void p##encoder_forward(float *out, const int32_t *inp, const float *wte, \
-	const float *wpe, int B, int T, int C); \
-void p##encoder_backward(float *dwte, float *dwpe, const float *dout, \
+void p##encoder_forward(real *out, const int32_t *inp, const real *wte, \
+	const real *wpe, int B, int T, int C); \
+void p##encoder_backward(real *dwte, real *dwpe, const real *dout, \
 	const int32_t *inp, int B, int T, int C); \
 /* mean and rstd [N] are saved for backward; eps 1e-5 */ \
-void p##layernorm_forward(float *out, float *mean, float *rstd, \
-	const float *inp, const float *w, const float *b, int N, int C); \
-void p##layernorm_backward(float *dinp, float *dw, float *db, \
-	const float *dout, const float *inp, const float *w, \
-	const float *mean, const float *rstd, int N, int C); \
+void p##layernorm_forward(real *out, real *mean, real *rstd, \
+	const real *inp, const real *w, const real *b, int N, int C); \
+void p##layernorm_backward(real *dinp, real *dw, real *db, \
+	const real *dout, const real *inp, const real *w, \
+	const real *mean, const real *rstd, int N, int C); \
 /* out[N,OC] = inp[N,C] . w[OC,C]^T + bias[OC] (bias may be NULL) */ \
-void p##matmul_forward(float *out, const float *inp, const float *w, \
-	const float *bias, int N, int C, int OC); \
-void p##matmul_backward(float *dinp, float *dw, float *dbias, \
-	const float *dout, const float *inp, const float *w, int N, int C, int OC); \
+void p##matmul_forward(real *out, const real *inp, const real *w, \
+	const real *bias, int N, int C, int OC); \
+void p##matmul_backward(real *dinp, real *dw, real *dbias, \
+	const real *dout, const real *inp, const real *w, int N, int C, int OC); \
 /* qkv [B,T,3C] -> out [B,T,C]; att [B,NH,T,T] softmaxed scores kept */ \
-void p##attention_forward(float *out, float *preatt, float *att, \
-	const float *qkv, int B, int T, int C, int NH); \
-void p##attention_backward(float *dqkv, float *dpreatt, float *datt, \
-	const float *dout, const float *qkv, const float *att, \
+void p##attention_forward(real *out, real *preatt, real *att, \
+	const real *qkv, int B, int T, int C, int NH); \
+void p##attention_backward(real *dqkv, real *dpreatt, real *datt, \
+	const real *dout, const real *qkv, const real *att, \
 	int B, int T, int C, int NH); \
 /* GELU, tanh approximation */ \
-void p##gelu_forward(float *out, const float *inp, size_t n); \
-void p##gelu_backward(float *dinp, const float *inp, const float *dout, size_t n); \
-void p##residual_forward(float *out, const float *a, const float *b, size_t n); \
+void p##gelu_forward(real *out, const real *inp, size_t n); \
+void p##gelu_backward(real *dinp, const real *inp, const real *dout, size_t n); \
+void p##residual_forward(real *out, const real *a, const real *b, size_t n); \
 /* probs [N,Vp] (padded columns 0), losses [N] = -log probs[target] */ \
-void p##softmax_xent_forward(float *losses, float *probs, const float *logits, \
+void p##softmax_xent_forward(real *losses, real *probs, const real *logits, \
 	const int32_t *targets, int N, int V, int Vp); \
 /* dlogits[N,Vp] += (probs - onehot) * dloss (padded columns untouched) */ \
-void p##softmax_xent_backward(float *dlogits, const float *probs, \
-	const int32_t *targets, float dloss, int N, int V, int Vp); \
+void p##softmax_xent_backward(real *dlogits, const real *probs, \
+	const int32_t *targets, real dloss, int N, int V, int Vp); \
 /* One AdamW step (t counts from 1); decoupled weight decay wd */ \
-void p##adamw(float *params, const float *grads, float *m, float *v, size_t n, \
-	float lr, float beta1, float beta2, float eps, float wd, int t); \
+void p##adamw(real *params, const real *grads, real *m, real *v, size_t n, \
+	real lr, real beta1, real beta2, real eps, real wd, int t); \
 /* sqrt(sum g^2), summed in double */ \
-double p##global_norm(const float *g, size_t n);
+double p##global_norm(const real *g, size_t n);
 
-QN_OPS(qn_ref_)
-QN_OPS(qn_fast_)
+QN_OPS_T(qn_ref_, float)
+QN_OPS_T(qn_fast_, float)
 
-#undef QN_OPS
+/*
+ * The fast path's fused cross-entropy backward, in place: the probs
+ * [N,Vp] of softmax_xent_forward become dlogits = (probs - onehot) * dloss
+ * (padded columns 0), saving a zeroed [N,Vp] buffer and a pass over it.
+ */
+void qn_fast_softmax_xent_backward_inplace(float *probs, const int32_t *targets,
+	float dloss, int N, int V, int Vp);
 
 #endif

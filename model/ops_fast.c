@@ -1,0 +1,494 @@
+/*
+ * ops_fast.c: the fast path of the model's operations (ops.h), the same
+ * signatures and math as ops_ref.c.
+ *
+ * Every matrix product is an OpenBLAS sgemm, including the attention's
+ * Q K^T and att V per (batch, head) and all their backward products; the
+ * rest are loops over rows, vectorised (#pragma omp simd) and spread over
+ * OpenMP threads.
+ *
+ * Threads: OpenBLAS is set to one thread and the OpenMP threads call it on
+ * disjoint slabs of the output, so the two thread pools never compete for
+ * the cores.  No result depends on the number of threads: slabs are cut
+ * by shape alone, sums over rows are split by column, not by row, and the
+ * global norm adds fixed chunks in order; so the bytes are the same run
+ * to run and for any OMP_NUM_THREADS.
+ *
+ * exp and tanh are computed by the vectorisable exp below (range
+ * reduction by ln 2 and a degree-6 polynomial, ~2 ulp), not libm, which
+ * would keep the loops scalar.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <omp.h>
+
+#include "ops.h"
+
+#define LN_EPS 1e-5f
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+static void blas_single(void)
+{
+	openblas_set_num_threads(1);
+}
+
+static void blas_init(void)
+{
+	pthread_once(&blas_once, blas_single);
+}
+
+/*
+ * A matrix product's output is cut into slabs along one side, as many as
+ * that side's length allows (at least 32 rows or columns each, at most
+ * 8), whatever the number of threads: sgemm's result for an element can
+ * depend on the shape of the slab it is in, so the shape must not depend
+ * on the thread count.
+ */
+#define SLAB_MIN 32
+#define SLAB_MAX 8
+
+static int nslabs(int len)
+{
+	int n = len / SLAB_MIN;
+	return n < 1 ? 1 : n > SLAB_MAX ? SLAB_MAX : n;
+}
+
+/* [lo, hi) of slab i of n over len items, in multiples of align. */
+static void slab(int len, int n, int i, int align, int *lo, int *hi)
+{
+	int units = (len + align - 1) / align;
+	int a = (int)((long)units * i / n), b = (int)((long)units * (i + 1) / n);
+
+	*lo = a * align < len ? a * align : len;
+	*hi = b * align < len ? b * align : len;
+}
+
+/* exp(x) for float, vectorisable; inputs are clamped to [-87.3, 88.7]. */
+#pragma omp declare simd notinbranch
+static inline float vexp(float x)
+{
+	x = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
+	float k = x * 1.44269504f;
+	/* round to nearest by the 1.5 * 2^23 trick (|k| < 2^22) */
+	k = (k + 12582912.0f) - 12582912.0f;
+	float r = x - k * 0.693359375f;	/* ln 2, high part (exact) */
+	r = r - k * -2.12194440e-4f;	/* and the rest */
+	float p = 1.0f / 720;
+	p = p * r + 1.0f / 120;
+	p = p * r + 1.0f / 24;
+	p = p * r + 1.0f / 6;
+	p = p * r + 0.5f;
+	p = p * r + 1.0f;
+	p = p * r + 1.0f;
+	union { int32_t i; float f; } s;
+	s.i = ((int32_t)k + 127) << 23;
+	return p * s.f;
+}
+
+#pragma omp declare simd notinbranch
+static inline float vtanh(float u)
+{
+	return 1.0f - 2.0f / (vexp(2.0f * u) + 1.0f);
+}
+
+void qn_fast_encoder_forward(float *out, const int32_t *inp, const float *wte,
+			     const float *wpe, int B, int T, int C)
+{
+#pragma omp parallel for schedule(static)
+	for (int bt = 0; bt < B * T; bt++) {
+		float *o = out + (size_t)bt * C;
+		const float *e = wte + (size_t)inp[bt] * C, *p = wpe + (size_t)(bt % T) * C;
+#pragma omp simd
+		for (int i = 0; i < C; i++)
+			o[i] = e[i] + p[i];
+	}
+}
+
+/* Scatter-adds into dwte (tokens repeat) one row after another, in order. */
+void qn_fast_encoder_backward(float *dwte, float *dwpe, const float *dout,
+			      const int32_t *inp, int B, int T, int C)
+{
+#pragma omp parallel
+	{
+		int lo, hi;
+		slab(C, omp_get_num_threads(), omp_get_thread_num(), 16, &lo, &hi);
+		for (int bt = 0; bt < B * T; bt++) {
+			const float *d = dout + (size_t)bt * C;
+			float *de = dwte + (size_t)inp[bt] * C;
+			float *dp = dwpe + (size_t)(bt % T) * C;
+#pragma omp simd
+			for (int i = lo; i < hi; i++) {
+				de[i] += d[i];
+				dp[i] += d[i];
+			}
+		}
+	}
+}
+
+void qn_fast_layernorm_forward(float *out, float *mean, float *rstd,
+			       const float *inp, const float *w, const float *b, int N, int C)
+{
+#pragma omp parallel for schedule(static)
+	for (int n = 0; n < N; n++) {
+		const float *x = inp + (size_t)n * C;
+		float *o = out + (size_t)n * C;
+		float m = 0, v = 0;
+#pragma omp simd reduction(+:m)
+		for (int i = 0; i < C; i++)
+			m += x[i];
+		m /= C;
+#pragma omp simd reduction(+:v)
+		for (int i = 0; i < C; i++)
+			v += (x[i] - m) * (x[i] - m);
+		v /= C;
+		float s = 1.0f / sqrtf(v + LN_EPS);
+#pragma omp simd
+		for (int i = 0; i < C; i++)
+			o[i] = (x[i] - m) * s * w[i] + b[i];
+		mean[n] = m;
+		rstd[n] = s;
+	}
+}
+
+/*
+ * Two passes: rows in parallel for dinp, then columns in parallel for dw
+ * and db (sums over rows in row order, whatever the thread count).
+ */
+void qn_fast_layernorm_backward(float *dinp, float *dw, float *db,
+				const float *dout, const float *inp, const float *w,
+				const float *mean, const float *rstd, int N, int C)
+{
+#pragma omp parallel
+	{
+#pragma omp for schedule(static)
+		for (int n = 0; n < N; n++) {
+			const float *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
+			float *dx = dinp + (size_t)n * C;
+			float m = mean[n], s = rstd[n], dm = 0, dnm = 0;
+#pragma omp simd reduction(+:dm, dnm)
+			for (int i = 0; i < C; i++) {
+				float dnorm = w[i] * d[i];
+				dm += dnorm;
+				dnm += dnorm * (x[i] - m) * s;
+			}
+			dm /= C;
+			dnm /= C;
+#pragma omp simd
+			for (int i = 0; i < C; i++) {
+				float norm = (x[i] - m) * s;
+				dx[i] += (w[i] * d[i] - dm - norm * dnm) * s;
+			}
+		}
+		int lo, hi;
+		slab(C, omp_get_num_threads(), omp_get_thread_num(), 16, &lo, &hi);
+		for (int n = 0; n < N; n++) {
+			const float *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
+			float m = mean[n], s = rstd[n];
+#pragma omp simd
+			for (int i = lo; i < hi; i++) {
+				db[i] += d[i];
+				dw[i] += (x[i] - m) * s * d[i];
+			}
+		}
+	}
+}
+
+/*
+ * out[N,OC] = inp[N,C] w[OC,C]^T + bias: each thread one slab of the
+ * output, cut along the longer side.
+ */
+void qn_fast_matmul_forward(float *out, const float *inp, const float *w,
+			    const float *bias, int N, int C, int OC)
+{
+	int by_col = OC >= N, ns = nslabs(by_col ? OC : N);
+
+	blas_init();
+#pragma omp parallel for schedule(static)
+	for (int i = 0; i < ns; i++) {
+		int lo, hi;
+		if (by_col) {
+			slab(OC, ns, i, 16, &lo, &hi);
+			if (hi <= lo)
+				continue;
+			if (bias)
+				for (int r = 0; r < N; r++)
+					memcpy(out + (size_t)r * OC + lo, bias + lo,
+					       (hi - lo) * sizeof *bias);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, hi - lo, C,
+				    1.0f, inp, C, w + (size_t)lo * C, C, bias ? 1.0f : 0.0f,
+				    out + lo, OC);
+		} else {
+			slab(N, ns, i, 4, &lo, &hi);
+			if (hi <= lo)
+				continue;
+			if (bias)
+				for (int r = lo; r < hi; r++)
+					memcpy(out + (size_t)r * OC, bias, OC * sizeof *bias);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, OC, C,
+				    1.0f, inp + (size_t)lo * C, C, w, C, bias ? 1.0f : 0.0f,
+				    out + (size_t)lo * OC, OC);
+		}
+	}
+}
+
+/*
+ * dinp[N,C] += dout[N,OC] w[OC,C]   (slabs of rows of N)
+ * dw[OC,C] += dout^T inp            (slabs of rows of OC)
+ * dbias[OC] += column sums of dout  (the same OC slabs, rows in order)
+ */
+void qn_fast_matmul_backward(float *dinp, float *dw, float *dbias,
+			     const float *dout, const float *inp, const float *w,
+			     int N, int C, int OC)
+{
+	int nsn = nslabs(N), nso = nslabs(OC);
+
+	blas_init();
+#pragma omp parallel for schedule(static)
+	for (int i = 0; i < nsn + nso; i++) {
+		int lo, hi;
+		if (i < nsn) {
+			slab(N, nsn, i, 4, &lo, &hi);
+			if (hi > lo)
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, C, OC,
+					    1.0f, dout + (size_t)lo * OC, OC, w, C, 1.0f,
+					    dinp + (size_t)lo * C, C);
+			continue;
+		}
+		slab(OC, nso, i - nsn, 16, &lo, &hi);
+		if (hi <= lo)
+			continue;
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, C, N,
+			    1.0f, dout + lo, OC, inp, C, 1.0f, dw + (size_t)lo * C, C);
+		if (dbias)
+			for (int r = 0; r < N; r++) {
+				const float *d = dout + (size_t)r * OC;
+#pragma omp simd
+				for (int o = lo; o < hi; o++)
+					dbias[o] += d[o];
+			}
+	}
+}
+
+/*
+ * Per (b, h), in parallel: preatt = scale Q K^T (sgemm, all T x T), the
+ * causal softmax row by row, out = att V (sgemm).  Q, K, V and out are
+ * strided views into qkv [B,T,3C] and out [B,T,C].
+ */
+void qn_fast_attention_forward(float *out, float *preatt, float *att,
+			       const float *qkv, int B, int T, int C, int NH)
+{
+	int hs = C / NH;
+	float scale = 1.0f / sqrtf((float)hs);
+
+	blas_init();
+#pragma omp parallel for schedule(static)
+	for (int bh = 0; bh < B * NH; bh++) {
+		int b = bh / NH, h = bh % NH;
+		const float *q = qkv + (size_t)b * T * 3 * C + h * hs;
+		float *pre = preatt + (size_t)bh * T * T, *a = att + (size_t)bh * T * T;
+
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale,
+			    q, 3 * C, q + C, 3 * C, 0.0f, pre, T);
+		for (int t = 0; t < T; t++) {
+			float *p = pre + (size_t)t * T, *r = a + (size_t)t * T;
+			float max = -INFINITY, sum = 0;
+#pragma omp simd reduction(max:max)
+			for (int t2 = 0; t2 <= t; t2++)
+				max = p[t2] > max ? p[t2] : max;
+#pragma omp simd reduction(+:sum)
+			for (int t2 = 0; t2 <= t; t2++) {
+				r[t2] = vexp(p[t2] - max);
+				sum += r[t2];
+			}
+			float inv = 1.0f / sum;
+#pragma omp simd
+			for (int t2 = 0; t2 <= t; t2++)
+				r[t2] *= inv;
+			for (int t2 = t + 1; t2 < T; t2++)
+				p[t2] = r[t2] = 0;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f,
+			    a, T, q + 2 * C, 3 * C, 0.0f, out + (size_t)b * T * C + h * hs, C);
+	}
+}
+
+/*
+ * Per (b, h): datt = dout V^T, dV += att^T dout, the softmax backward
+ * dpreatt = att (datt - rowsum(att datt)) scaled by 1/sqrt(hs) here, then
+ * dQ += dpreatt K and dK += dpreatt^T Q.  Heads write disjoint columns
+ * of dqkv.
+ */
+void qn_fast_attention_backward(float *dqkv, float *dpreatt, float *datt,
+				const float *dout, const float *qkv, const float *att,
+				int B, int T, int C, int NH)
+{
+	int hs = C / NH;
+	float scale = 1.0f / sqrtf((float)hs);
+
+	blas_init();
+#pragma omp parallel for schedule(static)
+	for (int bh = 0; bh < B * NH; bh++) {
+		int b = bh / NH, h = bh % NH;
+		size_t qoff = (size_t)b * T * 3 * C + h * hs;
+		const float *q = qkv + qoff, *k = q + C, *v = q + 2 * C;
+		float *dq = dqkv + qoff, *dk = dq + C, *dv = dq + 2 * C;
+		const float *d = dout + (size_t)b * T * C + h * hs;
+		const float *a = att + (size_t)bh * T * T;
+		float *da = datt + (size_t)bh * T * T, *dp = dpreatt + (size_t)bh * T * T;
+
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f,
+			    d, C, v, 3 * C, 0.0f, da, T);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f,
+			    a, T, d, C, 1.0f, dv, 3 * C);
+		for (int t = 0; t < T; t++) {
+			const float *ar = a + (size_t)t * T;
+			const float *dar = da + (size_t)t * T;
+			float *dpr = dp + (size_t)t * T, dot = 0;
+#pragma omp simd reduction(+:dot)
+			for (int t2 = 0; t2 <= t; t2++)
+				dot += ar[t2] * dar[t2];
+#pragma omp simd
+			for (int t2 = 0; t2 <= t; t2++)
+				dpr[t2] = scale * ar[t2] * (dar[t2] - dot);
+			for (int t2 = t + 1; t2 < T; t2++)
+				dpr[t2] = 0;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f,
+			    dp, T, k, 3 * C, 1.0f, dq, 3 * C);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f,
+			    dp, T, q, 3 * C, 1.0f, dk, 3 * C);
+	}
+}
+
+#define GELU_SCALE 0.7978845608f
+#define GELU_CUBE 0.044715f
+
+void qn_fast_gelu_forward(float *out, const float *inp, size_t n)
+{
+#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < n; i++) {
+		float x = inp[i];
+		float u = GELU_SCALE * (x + GELU_CUBE * x * x * x);
+		out[i] = 0.5f * x * (1.0f + vtanh(u));
+	}
+}
+
+void qn_fast_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
+{
+#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < n; i++) {
+		float x = inp[i];
+		float u = GELU_SCALE * (x + GELU_CUBE * x * x * x);
+		float th = vtanh(u);
+		float du = GELU_SCALE * (1.0f + 3.0f * GELU_CUBE * x * x);
+		float g = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du;
+		dinp[i] += g * dout[i];
+	}
+}
+
+void qn_fast_residual_forward(float *out, const float *a, const float *b, size_t n)
+{
+#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < n; i++)
+		out[i] = a[i] + b[i];
+}
+
+/* Rows in parallel: max, exp and sum, scale; the loss from log(sum). */
+void qn_fast_softmax_xent_forward(float *losses, float *probs, const float *logits,
+				  const int32_t *targets, int N, int V, int Vp)
+{
+#pragma omp parallel for schedule(static)
+	for (int n = 0; n < N; n++) {
+		const float *l = logits + (size_t)n * Vp;
+		float *p = probs + (size_t)n * Vp;
+		float max = -INFINITY, sum = 0;
+#pragma omp simd reduction(max:max)
+		for (int i = 0; i < V; i++)
+			max = l[i] > max ? l[i] : max;
+#pragma omp simd reduction(+:sum)
+		for (int i = 0; i < V; i++) {
+			p[i] = vexp(l[i] - max);
+			sum += p[i];
+		}
+		float inv = 1.0f / sum;
+#pragma omp simd
+		for (int i = 0; i < V; i++)
+			p[i] *= inv;
+		for (int i = V; i < Vp; i++)
+			p[i] = 0;
+		losses[n] = logf(sum) - (l[targets[n]] - max);
+	}
+}
+
+void qn_fast_softmax_xent_backward(float *dlogits, const float *probs,
+				   const int32_t *targets, float dloss, int N, int V, int Vp)
+{
+#pragma omp parallel for schedule(static)
+	for (int n = 0; n < N; n++) {
+		const float *p = probs + (size_t)n * Vp;
+		float *d = dlogits + (size_t)n * Vp;
+#pragma omp simd
+		for (int i = 0; i < V; i++)
+			d[i] += p[i] * dloss;
+		d[targets[n]] -= dloss;
+	}
+}
+
+void qn_fast_softmax_xent_backward_inplace(float *probs, const int32_t *targets,
+					   float dloss, int N, int V, int Vp)
+{
+#pragma omp parallel for schedule(static)
+	for (int n = 0; n < N; n++) {
+		float *p = probs + (size_t)n * Vp;
+		float pt = p[targets[n]];
+#pragma omp simd
+		for (int i = 0; i < V; i++)
+			p[i] *= dloss;
+		p[targets[n]] = (pt - 1.0f) * dloss;
+		for (int i = V; i < Vp; i++)
+			p[i] = 0;
+	}
+}
+
+void qn_fast_adamw(float *params, const float *grads, float *m, float *v, size_t n,
+		   float lr, float beta1, float beta2, float eps, float wd, int t)
+{
+	float c1 = 1.0f - powf(beta1, (float)t), c2 = 1.0f - powf(beta2, (float)t);
+	float ic1 = 1.0f / c1, ic2 = 1.0f / c2;
+
+#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < n; i++) {
+		float g = grads[i];
+		float mi = beta1 * m[i] + (1.0f - beta1) * g;
+		float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+		m[i] = mi;
+		v[i] = vi;
+		params[i] -= lr * (mi * ic1 / (sqrtf(vi * ic2) + eps) + wd * params[i]);
+	}
+}
+
+/* Fixed chunks summed in double, then added in order: the same bits for
+ * any thread count. */
+#define NORM_CHUNKS 64
+
+double qn_fast_global_norm(const float *g, size_t n)
+{
+	double part[NORM_CHUNKS], s = 0;
+
+#pragma omp parallel for schedule(static)
+	for (int c = 0; c < NORM_CHUNKS; c++) {
+		size_t lo = n * c / NORM_CHUNKS, hi = n * (c + 1) / NORM_CHUNKS;
+		double acc = 0;
+		for (size_t i = lo; i < hi; i++)
+			acc += (double)g[i] * g[i];
+		part[c] = acc;
+	}
+	for (int c = 0; c < NORM_CHUNKS; c++)
+		s += part[c];
+	return sqrt(s);
+}

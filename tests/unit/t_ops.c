@@ -1,0 +1,283 @@
+/*
+ * t_ops: the fast path (qn_fast_*) against the reference loops (qn_ref_*)
+ * on random inputs, every op forward and backward, on shapes that are not
+ * multiples of anything (odd T, a head size of 16, a padded vocabulary),
+ * plus gradients added into non-zero buffers (the += contract) and the
+ * fast path giving the same bytes run to run and for one or two threads.
+ */
+#include <math.h>
+#include <omp.h>
+
+#include "ops.h"
+#include "../tap.h"
+
+static float urand(void)
+{
+	return (float)((tap_rand() >> 11) * 0x1p-53) * 2 - 1;	/* [-1, 1) */
+}
+
+static float *rnd(size_t n, float scale)
+{
+	float *x = malloc(n * sizeof *x);
+	for (size_t i = 0; i < n; i++)
+		x[i] = urand() * scale;
+	return x;
+}
+
+static float *dup(const float *x, size_t n)
+{
+	float *y = malloc(n * sizeof *y);
+	memcpy(y, x, n * sizeof *y);
+	return y;
+}
+
+/* ok if |got - want| <= atol + rtol |want| everywhere; prints the worst */
+static void close_to(const float *got, const float *want, size_t n, double rtol,
+		     double atol, const char *what)
+{
+	double worst = 0;
+	size_t wi = 0;
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)got[i] - want[i]);
+		double lim = atol + rtol * fabs(want[i]);
+		if (!(d <= lim))
+			bad = 1;
+		double r = lim > 0 ? d / lim : d > 0 ? INFINITY : 0;
+		if (!(r <= worst)) {
+			worst = r;
+			wi = i;
+		}
+	}
+	if (!ok(!bad && n > 0, "%s (%zu values, worst %.3g of tolerance)", what, n, worst))
+		printf("#   at %zu: got %.9g, want %.9g\n", wi, got[wi], want[wi]);
+}
+
+enum { B = 2, T = 13, C = 48, NH = 3, N = B * T, V = 100, Vp = 128 };
+
+static void test_encoder(void)
+{
+	int32_t inp[N];
+	float *wte = rnd((size_t)Vp * C, 1), *wpe = rnd((size_t)T * C, 1);
+	float *o1 = rnd((size_t)N * C, 1), *o2 = dup(o1, (size_t)N * C);
+
+	for (int i = 0; i < N; i++)
+		inp[i] = (int32_t)(tap_rand() % 7);	/* repeats on purpose */
+	qn_ref_encoder_forward(o1, inp, wte, wpe, B, T, C);
+	qn_fast_encoder_forward(o2, inp, wte, wpe, B, T, C);
+	close_to(o2, o1, (size_t)N * C, 0, 0, "encoder forward");
+
+	float *dwte1 = rnd((size_t)Vp * C, 1), *dwte2 = dup(dwte1, (size_t)Vp * C);
+	float *dwpe1 = rnd((size_t)T * C, 1), *dwpe2 = dup(dwpe1, (size_t)T * C);
+	qn_ref_encoder_backward(dwte1, dwpe1, o1, inp, B, T, C);
+	qn_fast_encoder_backward(dwte2, dwpe2, o1, inp, B, T, C);
+	close_to(dwte2, dwte1, (size_t)Vp * C, 1e-6, 1e-6, "encoder backward dwte");
+	close_to(dwpe2, dwpe1, (size_t)T * C, 1e-6, 1e-6, "encoder backward dwpe");
+	free(wte), free(wpe), free(o1), free(o2);
+	free(dwte1), free(dwte2), free(dwpe1), free(dwpe2);
+}
+
+static void test_layernorm(void)
+{
+	size_t n = (size_t)N * C;
+	float *x = rnd(n, 2), *w = rnd(C, 1), *b = rnd(C, 1);
+	float *o1 = malloc(n * 4), *o2 = malloc(n * 4);
+	float m1[N], r1[N], m2[N], r2[N];
+
+	for (size_t i = 0; i < n; i++)
+		x[i] += 0.5f;	/* a non-zero mean */
+	qn_ref_layernorm_forward(o1, m1, r1, x, w, b, N, C);
+	qn_fast_layernorm_forward(o2, m2, r2, x, w, b, N, C);
+	close_to(o2, o1, n, 1e-4, 1e-5, "layernorm forward out");
+	close_to(m2, m1, N, 1e-5, 1e-6, "layernorm forward mean");
+	close_to(r2, r1, N, 1e-5, 1e-6, "layernorm forward rstd");
+
+	float *dout = rnd(n, 1), *dx1 = rnd(n, 1), *dx2 = dup(dx1, n);
+	float *dw1 = rnd(C, 1), *dw2 = dup(dw1, C), *db1 = rnd(C, 1), *db2 = dup(db1, C);
+	qn_ref_layernorm_backward(dx1, dw1, db1, dout, x, w, m1, r1, N, C);
+	qn_fast_layernorm_backward(dx2, dw2, db2, dout, x, w, m1, r1, N, C);
+	close_to(dx2, dx1, n, 1e-4, 1e-5, "layernorm backward dinp");
+	close_to(dw2, dw1, C, 1e-4, 1e-5, "layernorm backward dw");
+	close_to(db2, db1, C, 1e-4, 1e-5, "layernorm backward db");
+	free(x), free(w), free(b), free(o1), free(o2), free(dout);
+	free(dx1), free(dx2), free(dw1), free(dw2), free(db1), free(db2);
+}
+
+/* Both slab directions (OC >= N and OC < N), with and without bias. */
+static void test_matmul(int n, int c, int oc, int bias)
+{
+	char what[128];
+	float *x = rnd((size_t)n * c, 1), *w = rnd((size_t)oc * c, 1), *bv = rnd(oc, 1);
+	float *o1 = malloc((size_t)n * oc * 4), *o2 = malloc((size_t)n * oc * 4);
+
+	qn_ref_matmul_forward(o1, x, w, bias ? bv : NULL, n, c, oc);
+	qn_fast_matmul_forward(o2, x, w, bias ? bv : NULL, n, c, oc);
+	snprintf(what, sizeof what, "matmul forward %dx%d -> %d%s", n, c, oc, bias ? " +bias" : "");
+	close_to(o2, o1, (size_t)n * oc, 1e-4, 1e-4, what);
+
+	float *dout = rnd((size_t)n * oc, 1);
+	float *dx1 = rnd((size_t)n * c, 1), *dx2 = dup(dx1, (size_t)n * c);
+	float *dw1 = rnd((size_t)oc * c, 1), *dw2 = dup(dw1, (size_t)oc * c);
+	float *db1 = rnd(oc, 1), *db2 = dup(db1, oc);
+	qn_ref_matmul_backward(dx1, dw1, bias ? db1 : NULL, dout, x, w, n, c, oc);
+	qn_fast_matmul_backward(dx2, dw2, bias ? db2 : NULL, dout, x, w, n, c, oc);
+	snprintf(what, sizeof what, "matmul backward %dx%d -> %d dinp", n, c, oc);
+	close_to(dx2, dx1, (size_t)n * c, 1e-4, 1e-4, what);
+	snprintf(what, sizeof what, "matmul backward %dx%d -> %d dw", n, c, oc);
+	close_to(dw2, dw1, (size_t)oc * c, 1e-4, 1e-4, what);
+	if (bias) {
+		snprintf(what, sizeof what, "matmul backward %dx%d -> %d dbias", n, c, oc);
+		close_to(db2, db1, oc, 1e-4, 1e-4, what);
+	}
+	free(x), free(w), free(bv), free(o1), free(o2), free(dout);
+	free(dx1), free(dx2), free(dw1), free(dw2), free(db1), free(db2);
+}
+
+static void test_attention(int b, int t, int c, int nh)
+{
+	char what[128];
+	size_t nq = (size_t)b * t * 3 * c, na = (size_t)b * nh * t * t, no = (size_t)b * t * c;
+	float *qkv = rnd(nq, 2);
+	float *o1 = malloc(no * 4), *o2 = malloc(no * 4);
+	float *pre1 = malloc(na * 4), *pre2 = malloc(na * 4);
+	float *a1 = malloc(na * 4), *a2 = malloc(na * 4);
+
+	qn_ref_attention_forward(o1, pre1, a1, qkv, b, t, c, nh);
+	qn_fast_attention_forward(o2, pre2, a2, qkv, b, t, c, nh);
+	snprintf(what, sizeof what, "attention forward B=%d T=%d C=%d NH=%d out", b, t, c, nh);
+	close_to(o2, o1, no, 1e-4, 1e-5, what);
+	snprintf(what, sizeof what, "attention forward B=%d T=%d C=%d NH=%d att", b, t, c, nh);
+	close_to(a2, a1, na, 1e-4, 1e-6, what);
+
+	float *dout = rnd(no, 1), *dq1 = rnd(nq, 1), *dq2 = dup(dq1, nq);
+	float *s1 = malloc(na * 4), *s2 = malloc(na * 4), *s3 = malloc(na * 4), *s4 = malloc(na * 4);
+	qn_ref_attention_backward(dq1, s1, s2, dout, qkv, a1, b, t, c, nh);
+	qn_fast_attention_backward(dq2, s3, s4, dout, qkv, a1, b, t, c, nh);
+	snprintf(what, sizeof what, "attention backward B=%d T=%d C=%d NH=%d dqkv", b, t, c, nh);
+	close_to(dq2, dq1, nq, 1e-4, 1e-5, what);
+	free(qkv), free(o1), free(o2), free(pre1), free(pre2), free(a1), free(a2);
+	free(dout), free(dq1), free(dq2), free(s1), free(s2), free(s3), free(s4);
+}
+
+static void test_pointwise(void)
+{
+	size_t n = 1003;
+	float *x = rnd(n, 6), *y = rnd(n, 1), *o1 = malloc(n * 4), *o2 = malloc(n * 4);
+
+	x[0] = 0, x[1] = -20, x[2] = 20, x[3] = 1e-3f;
+	qn_ref_gelu_forward(o1, x, n);
+	qn_fast_gelu_forward(o2, x, n);
+	close_to(o2, o1, n, 1e-5, 1e-6, "gelu forward");
+	float *d1 = rnd(n, 1), *d2 = dup(d1, n);
+	qn_ref_gelu_backward(d1, x, y, n);
+	qn_fast_gelu_backward(d2, x, y, n);
+	close_to(d2, d1, n, 1e-4, 1e-6, "gelu backward");
+	qn_ref_residual_forward(o1, x, y, n);
+	qn_fast_residual_forward(o2, x, y, n);
+	close_to(o2, o1, n, 0, 0, "residual forward");
+	free(x), free(y), free(o1), free(o2), free(d1), free(d2);
+}
+
+static void test_xent(void)
+{
+	size_t n = (size_t)N * Vp;
+	float *l = rnd(n, 8), *p1 = malloc(n * 4), *p2 = malloc(n * 4);
+	float l1[N], l2[N];
+	int32_t tg[N];
+
+	for (int i = 0; i < N; i++)
+		tg[i] = (int32_t)(tap_rand() % V);
+	tg[0] = V - 1;
+	l[3] = 80;	/* a very confident row: exp must not overflow */
+	qn_ref_softmax_xent_forward(l1, p1, l, tg, N, V, Vp);
+	qn_fast_softmax_xent_forward(l2, p2, l, tg, N, V, Vp);
+	close_to(p2, p1, n, 1e-5, 1e-8, "softmax forward probs");
+	close_to(l2, l1, N, 1e-5, 1e-5, "cross-entropy forward losses");
+	int pad0 = 1;
+	for (int r = 0; r < N; r++)
+		for (int i = V; i < Vp; i++)
+			pad0 &= p2[(size_t)r * Vp + i] == 0;
+	ok(pad0, "padded columns have probability 0");
+
+	float *d1 = rnd(n, 1), *d2 = dup(d1, n);
+	qn_ref_softmax_xent_backward(d1, p1, tg, 1.0f / N, N, V, Vp);
+	qn_fast_softmax_xent_backward(d2, p1, tg, 1.0f / N, N, V, Vp);
+	close_to(d2, d1, n, 1e-5, 1e-7, "cross-entropy backward");
+	memset(d1, 0, n * 4);
+	qn_ref_softmax_xent_backward(d1, p1, tg, 1.0f / N, N, V, Vp);
+	memcpy(d2, p1, n * 4);
+	qn_fast_softmax_xent_backward_inplace(d2, tg, 1.0f / N, N, V, Vp);
+	close_to(d2, d1, n, 1e-5, 1e-8, "cross-entropy backward in place");
+	free(l), free(p1), free(p2), free(d1), free(d2);
+}
+
+static void test_adamw(void)
+{
+	size_t n = 1001;
+	float *p1 = rnd(n, 1), *p2 = dup(p1, n), *g = rnd(n, 0.1f);
+	float *m1 = rnd(n, 0.01f), *m2 = dup(m1, n), *v1 = rnd(n, 0.001f), *v2;
+
+	for (size_t i = 0; i < n; i++)
+		v1[i] = fabsf(v1[i]);
+	v2 = dup(v1, n);
+	for (int t = 1; t <= 3; t++) {
+		qn_ref_adamw(p1, g, m1, v1, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, t);
+		qn_fast_adamw(p2, g, m2, v2, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, t);
+	}
+	close_to(p2, p1, n, 1e-6, 1e-7, "adamw params");
+	close_to(m2, m1, n, 1e-6, 1e-9, "adamw m");
+	close_to(v2, v1, n, 1e-6, 1e-12, "adamw v");
+
+	double a = qn_ref_global_norm(g, n), b = qn_fast_global_norm(g, n), s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += (double)g[i] * g[i];
+	ok(fabs(a - sqrt(s)) < 1e-12 && fabs(b - a) < 1e-12 * a,
+	   "global norm %.15g (ref %.15g)", b, a);
+	free(p1), free(p2), free(g), free(m1), free(m2), free(v1), free(v2);
+}
+
+/* The same bytes twice, and with one thread as with two. */
+static void test_determinism(void)
+{
+	int n = 70, c = 96, oc = 500;
+	float *x = rnd((size_t)n * c, 1), *w = rnd((size_t)oc * c, 1), *d = rnd((size_t)n * oc, 1);
+	float *o[3], *dx[3], *dw[3];
+	int threads[3] = { 2, 2, 1 }, saved = omp_get_max_threads();
+
+	for (int k = 0; k < 3; k++) {
+		omp_set_num_threads(threads[k]);
+		o[k] = malloc((size_t)n * oc * 4);
+		dx[k] = calloc((size_t)n * c, 4);
+		dw[k] = calloc((size_t)oc * c, 4);
+		qn_fast_matmul_forward(o[k], x, w, NULL, n, c, oc);
+		qn_fast_matmul_backward(dx[k], dw[k], NULL, d, x, w, n, c, oc);
+	}
+	omp_set_num_threads(saved);
+	ok(!memcmp(o[0], o[1], (size_t)n * oc * 4) && !memcmp(dx[0], dx[1], (size_t)n * c * 4) &&
+	   !memcmp(dw[0], dw[1], (size_t)oc * c * 4), "fast matmul: same bytes run to run");
+	ok(!memcmp(o[0], o[2], (size_t)n * oc * 4) && !memcmp(dx[0], dx[2], (size_t)n * c * 4) &&
+	   !memcmp(dw[0], dw[2], (size_t)oc * c * 4), "fast matmul: same bytes on 1 and 2 threads");
+	for (int k = 0; k < 3; k++)
+		free(o[k]), free(dx[k]), free(dw[k]);
+	free(x), free(w), free(d);
+}
+
+int main(void)
+{
+	test_encoder();
+	test_layernorm();
+	test_matmul(N, C, 3 * C, 1);
+	test_matmul(N, 4 * C, C, 1);
+	test_matmul(N, C, Vp, 0);
+	test_matmul(300, 40, 17, 1);	/* N > OC: row slabs */
+	test_matmul(5, 33, 1001, 1);	/* tiny N */
+	test_attention(B, T, C, NH);
+	test_attention(1, 1, 8, 2);
+	test_attention(3, 64, 64, 4);
+	test_pointwise();
+	test_xent();
+	test_adamw();
+	test_determinism();
+	return done_testing();
+}
