@@ -20,3 +20,8 @@ tests_unit_t_train_schedule_SOURCES = tests/unit/t_train_schedule.c tests/tap.h
 tests_unit_t_train_schedule_LDADD = libqntrain.a $(LDADD) -lm
 tests_unit_t_fuzz_ckpt_SOURCES = tests/unit/t_fuzz_ckpt.c tests/fuzz/fuzz_ckpt.c tests/tap.h
 tests_unit_t_fuzz_ckpt_LDADD = libqntrain.a $(LDADD) -lm
+
+unit_tests += tests/unit/t_train_model
+tests_unit_t_train_model_SOURCES = tests/unit/t_train_model.c tests/tap.h
+tests_unit_t_train_model_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
+tests_unit_t_train_model_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)
