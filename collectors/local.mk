@@ -1,7 +1,15 @@
 # collectors/: quern-collect (issue 3).  Included by the top Makefile.am.
 bin_PROGRAMS += quern-collect
+noinst_LIBRARIES += libqncollect.a
+libqncollect_a_SOURCES = \
+	collectors/collect.h collectors/content.c \
+	collectors/charset.h collectors/charset.c \
+	collectors/html.h collectors/html.c \
+	collectors/warc.h collectors/warc.c
+libqncollect_a_CPPFLAGS = $(AM_CPPFLAGS) $(ARCHIVE_CFLAGS) $(ICU_CFLAGS) $(GUMBO_CFLAGS) $(ZLIB_CFLAGS)
 quern_collect_SOURCES = collectors/quern-collect.c
 quern_collect_CPPFLAGS = $(AM_CPPFLAGS) $(ARCHIVE_CFLAGS)
+quern_collect_LDADD = libqncollect.a $(LDADD) $(ICU_LIBS) $(GUMBO_LIBS) $(ZLIB_LIBS) $(ARCHIVE_LIBS)
 dist_man_MANS += man/quern-collect.1
 cli_tests += \
 	tests/cli/t0300-collect-dirs.sh \

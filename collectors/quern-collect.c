@@ -1,34 +1,24 @@
 /*
- * quern-collect: turn directories and files of text into a document
- * stream, the first step of every quern pipeline.
+ * quern-collect: turn directories, archives, WARC files and document
+ * streams into one document stream, the first step of every quern
+ * pipeline.
  *
- * Each file becomes one document whose text is the file's bytes, after
- * any compression libarchive recognises by content has been undone
- * (libarchive's "raw" format with every filter: README.gz is read as
- * README).  What is not text is left out and said why: content with a
- * NUL byte near the start is "binary", content that is not UTF-8 is
- * "invalid_utf8", and so on; each such file is counted and recorded in
- * the manifest as a "reject" event on the id its document would have
- * had, so an auditor can tell what a corpus is missing and why.
- *
- * The shape of the program is the ordered pool of lib/pool.h.  The main
- * thread walks the sources in a fixed order (each directory's entries
- * sorted by strcmp, so documents come out in the byte order of their
- * paths whatever the locale or the file system), packs file names into
- * batches and submits them; workers read the files, check the text and
- * serialize the JSON lines into their batch; the main thread takes the
- * batches back in submission order, writes the lines, and records
- * documents, events and files in the manifest.  Nothing that reaches the
- * output depends on which worker did what, so -j1 and -jN write the same
- * bytes.  Walk errors (an unreadable directory) travel in the batches
- * too, so messages and the --max-errors cut-off come in path order.
- *
- * Archives, WARC/WET, HTML extraction and charset detection are not in
- * this version: a tar file comes out of the raw format as tar bytes and
- * is left out as binary.
+ * This file is the program's shape: options, the walk over the SOURCEs,
+ * and the ordered pool of lib/pool.h.  The main thread walks the sources
+ * in a fixed order (each directory's entries sorted by strcmp, so
+ * documents come out in the byte order of their paths whatever the
+ * locale or the file system), packs file names into batches and submits
+ * them; workers read each file (content.c: archives, compression, WARC,
+ * JSONL, charsets, HTML) into results, one per document or per thing
+ * left out, serializing the JSON lines into their batch; the main thread
+ * takes the batches back in submission order, writes the lines, and
+ * records documents, reject events and files in the manifest.  Nothing
+ * that reaches the output depends on which worker did what, so -j1 and
+ * -jN write the same bytes.  Walk errors (an unreadable directory)
+ * travel in the batches too, so messages and the --max-errors cut-off
+ * come in path order.
  */
 #define _GNU_SOURCE
-#include <archive.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +34,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "collect.h"
 #include "docstream.h"
 #include "err.h"
 #include "hash.h"
@@ -54,37 +45,20 @@
 
 enum {
 	BATCH_FILES = 64,		/* files per batch at most */
-	BATCH_BYTES = 8 << 20,		/* and bytes (by file size) */
-	SNIFF_BYTES = 64 << 10,		/* a NUL in these first bytes: binary */
-	READ_CHUNK = 256 << 10,		/* read() size for input files */
-	TEXT_CHUNK = 256 << 10		/* archive_read_data() size */
+	BATCH_BYTES = 8 << 20		/* and bytes (by file size) */
 };
 
-#define MAX_FILE_BYTES_DEFAULT ((uint64_t)64 << 20)
 #define MAX_ERRORS_DEFAULT 1000
 
 /* Options, as given or defaulted. */
 static struct {
 	const char *manifest, *output;
 	int threads, quiet, follow;
-	uint64_t max_file_bytes, part_bytes;
+	uint64_t part_bytes;
 	long max_errors;
 	char **include, **exclude;
 	int ninclude, nexclude;
 } opt;
-
-/*
- * Why a file gave no document.  The first ones are decided by its content
- * (recorded as reject events), the others by the walk (only counted).
- */
-enum reason {
-	SK_EMPTY, SK_BINARY, SK_INVALID_UTF8, SK_TOO_LARGE,
-	SK_SYMLINK, SK_LOOP, SK_SPECIAL, NREASONS
-};
-static const char *const reason_name[NREASONS] = {
-	"empty", "binary", "invalid_utf8", "too_large",
-	"symlink", "loop", "special"
-};
 
 static struct {
 	uint64_t files, docs, bytes, raw_bytes, errors, excluded;
@@ -92,30 +66,6 @@ static struct {
 } cnt;
 
 /* ---- batches ---- */
-
-enum item_kind { IT_FILE, IT_STDIN, IT_ERROR };
-enum outcome { R_DOC, R_SKIP, R_ERROR };
-
-/*
- * One input file and, once a worker is done with it, what came of it.
- * IT_ERROR items carry a walk error to be reported in order.
- */
-struct item {
-	enum item_kind kind;
-	char *path;		/* to open and to name in messages; "-" for stdin */
-	char *source;		/* the file:// URI (NULL for IT_ERROR) */
-	/* set by the worker */
-	enum outcome outcome;
-	enum reason reason;	/* with R_SKIP */
-	char *msg;		/* R_ERROR: the message; R_SKIP: the measured value */
-	char *locator;
-	char id[QN_HASH_HEX];
-	uint64_t text_bytes;	/* decompressed bytes read */
-	uint64_t raw_bytes;	/* bytes of the file as stored, read so far */
-	struct qn_hash128 hash;	/* of all raw bytes, when hashed */
-	int hashed;		/* the whole file was read: raw_bytes is its size */
-	size_t json_off, json_len;	/* the document's line in the batch's json */
-};
 
 struct batch {
 	struct item *items;
@@ -135,12 +85,8 @@ static void batch_free(struct batch *b)
 
 	if (!b)
 		return;
-	for (i = 0; i < b->n; i++) {
-		free(b->items[i].path);
-		free(b->items[i].source);
-		free(b->items[i].msg);
-		free(b->items[i].locator);
-	}
+	for (i = 0; i < b->n; i++)
+		item_release(&b->items[i]);
 	free(b->items);
 	qn_buf_release(&b->json);
 	free(b);
@@ -159,317 +105,17 @@ static struct item *batch_add(struct batch *b)
 	return it;
 }
 
-/* ---- reading one file (on a worker) ---- */
-
-/* Per-worker scratch, reused from file to file. */
-struct scratch {
-	struct qn_doc doc;
-	struct qn_hasher *hasher;	/* the current file's */
-	int fd;
-	uint64_t raw;
-	char buf[READ_CHUNK];
-};
-
 static struct scratch **scratch;
-
-/*
- * libarchive's read callback: reads the file itself so that every raw
- * byte is hashed on the way, whatever libarchive then does with it.
- */
-static la_ssize_t read_cb(struct archive *a, void *client, const void **out)
-{
-	struct scratch *s = client;
-	ssize_t n;
-
-	do
-		n = read(s->fd, s->buf, sizeof s->buf);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		archive_set_error(a, errno, "%s", strerror(errno));
-		return -1;
-	}
-	qn_hasher_update(s->hasher, s->buf, (size_t)n);
-	s->raw += (uint64_t)n;
-	*out = s->buf;
-	return n;
-}
-
-/* Reads what libarchive left of the file, for the hash.  0 or -errno. */
-static int drain(struct scratch *s)
-{
-	for (;;) {
-		ssize_t n = read(s->fd, s->buf, sizeof s->buf);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		qn_hasher_update(s->hasher, s->buf, (size_t)n);
-		s->raw += (uint64_t)n;
-	}
-}
-
-/* A stable short name for a libarchive filter, for the locator. */
-static const char *filter_name(struct archive *a, int i)
-{
-	switch (archive_filter_code(a, i)) {
-	case ARCHIVE_FILTER_GZIP: return "gzip";
-	case ARCHIVE_FILTER_BZIP2: return "bzip2";
-	case ARCHIVE_FILTER_COMPRESS: return "compress";
-	case ARCHIVE_FILTER_LZMA: return "lzma";
-	case ARCHIVE_FILTER_XZ: return "xz";
-	case ARCHIVE_FILTER_UU: return "uu";
-	case ARCHIVE_FILTER_RPM: return "rpm";
-	case ARCHIVE_FILTER_LZIP: return "lzip";
-	case ARCHIVE_FILTER_LRZIP: return "lrzip";
-	case ARCHIVE_FILTER_LZOP: return "lzop";
-	case ARCHIVE_FILTER_GRZIP: return "grzip";
-	case ARCHIVE_FILTER_LZ4: return "lz4";
-	case ARCHIVE_FILTER_ZSTD: return "zstd";
-	default: return "other";
-	}
-}
-
-/*
- * The locator of a file's document: "" for a plain file, else
- * "filter=NAME", the outermost compression first when there are several
- * ("filter=xz,gzip" for README.gz.xz).  libarchive numbers its filters
- * from the one nearest the data (0) to the file itself (count - 1, the
- * "none" reader).
- */
-static void set_filters(struct qn_buf *loc, struct archive *a)
-{
-	int i, n = archive_filter_count(a), first = 1;
-
-	for (i = n - 1; i >= 0; i--) {
-		if (archive_filter_code(a, i) == ARCHIVE_FILTER_NONE)
-			continue;
-		qn_buf_puts(loc, first ? "filter=" : ",");
-		qn_buf_puts(loc, filter_name(a, i));
-		first = 0;
-	}
-}
-
-/*
- * Whether the file starts with the magic number of a compressor that has
- * one (gzip, xz, bzip2, zstd, lz4, compress, lzip, lzop): its decoding
- * errors are real.  Legacy .lzma and uuencode have none.
- */
-static int strong_magic(int fd)
-{
-	static const struct { const char *m; size_t n; } magic[] = {
-		{ "\x1f\x8b", 2 }, { "\xfd" "7zXZ", 6 }, { "BZh", 3 }, { "\x28\xb5\x2f\xfd", 4 },
-		{ "\x04\x22\x4d\x18", 4 }, { "\x1f\x9d", 2 }, { "LZIP", 4 }, { "\x89LZO", 4 },
-	};
-	unsigned char b[6];
-	ssize_t n = pread(fd, b, sizeof b, 0);
-	size_t i;
-
-	for (i = 0; n > 0 && i < sizeof magic / sizeof magic[0]; i++)
-		if ((size_t)n >= magic[i].n && !memcmp(b, magic[i].m, magic[i].n))
-			return 1;
-	return 0;
-}
-
-static void item_error(struct item *it, const char *what)
-{
-	it->outcome = R_ERROR;
-	it->msg = qn_xasprintf("%s: %s", it->path, what);
-}
-
-static void item_skip(struct item *it, enum reason r, char *value)
-{
-	it->outcome = R_SKIP;
-	it->reason = r;
-	it->msg = value;
-}
-
-/*
- * Reads it->path (or stdin), decides whether it is a document, and if so
- * appends its JSON line to json.  Sets the item's outcome; never fails
- * the run.
- */
-static void collect(struct item *it, struct scratch *s, struct qn_buf *json)
-{
-	struct qn_buf *text = &s->doc.text;
-	struct qn_buf loc = QN_BUF_INIT;
-	struct archive *a;
-	struct archive_entry *ent;
-	int rc, sniffed = 0, whole = 0, stop = 0, plain = 0;
-	size_t bad;
-
-	qn_buf_reset(text);
-	if (it->kind == IT_STDIN) {
-		s->fd = 0;
-	} else {
-		struct stat st;
-
-		/* O_NONBLOCK: a file swapped for a FIFO after the walk must not hang us. */
-		s->fd = open(it->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		if (s->fd < 0) {
-			item_error(it, strerror(errno));
-			return;
-		}
-		if (fstat(s->fd, &st) < 0) {
-			item_error(it, strerror(errno));
-			close(s->fd);
-			return;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			item_error(it, "is a directory");
-			close(s->fd);
-			return;
-		}
-		if (!S_ISREG(st.st_mode))	/* an operand that is a pipe: block as usual */
-			fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK);
-	}
-again:
-	s->hasher = qn_hasher_new();
-	s->raw = 0;
-	a = archive_read_new();
-	if (!plain)
-		archive_read_support_filter_all(a);
-	archive_read_support_format_raw(a);
-	archive_read_support_format_empty(a);
-	rc = archive_read_open(a, s, NULL, read_cb, NULL);
-	if (rc == ARCHIVE_OK || rc == ARCHIVE_WARN)
-		rc = archive_read_next_header(a, &ent);
-	if (rc == ARCHIVE_EOF) {
-		whole = 1;		/* format "empty": no bytes at all */
-	} else if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
-		const char *why = archive_error_string(a);
-
-		/*
-		 * Legacy .lzma has no real magic number, so libarchive takes
-		 * some binary files for it (fortune's .dat files) and fails
-		 * on the first block.  Such a file, without the magic of a
-		 * real compressor, is read as the bytes it is; the text
-		 * checks decide.
-		 */
-		if (!plain && it->kind != IT_STDIN && !strong_magic(s->fd) &&
-		    lseek(s->fd, 0, SEEK_SET) == 0) {
-			archive_read_free(a);
-			qn_hasher_free(s->hasher);
-			plain = 1;
-			goto again;
-		}
-		item_error(it, why ? why : "truncated or corrupt compressed data");
-		goto out;
-	} else {
-		set_filters(&loc, a);
-	}
-	while (!whole && !stop) {
-		la_ssize_t n;
-
-		qn_buf_grow(text, TEXT_CHUNK);
-		n = archive_read_data(a, text->data + text->len, TEXT_CHUNK);
-		if (n < 0) {
-			const char *why = archive_error_string(a);
-
-			text->data[text->len] = '\0';
-			item_error(it, why ? why : "truncated or corrupt compressed data");
-			goto out;
-		}
-		if (n == 0) {
-			whole = 1;
-			break;
-		}
-		text->len += (size_t)n;
-		if (!sniffed && text->len >= SNIFF_BYTES) {
-			const char *nul = memchr(text->data, '\0', SNIFF_BYTES);
-
-			sniffed = 1;
-			if (nul) {
-				item_skip(it, SK_BINARY, qn_xasprintf("NUL byte at offset %zu",
-								      (size_t)(nul - text->data)));
-				stop = 1;
-			}
-		}
-		if (!stop && text->len > opt.max_file_bytes) {
-			/* Binary wins over too large, whatever the limit. */
-			const char *nul = sniffed ? NULL : memchr(text->data, '\0', text->len);
-
-			if (nul)
-				item_skip(it, SK_BINARY, qn_xasprintf("NUL byte at offset %zu",
-								      (size_t)(nul - text->data)));
-			else
-				item_skip(it, SK_TOO_LARGE, qn_xasprintf("over %llu bytes",
-									  (unsigned long long)opt.max_file_bytes));
-			stop = 1;
-		}
-	}
-	if (text->data)
-		text->data[text->len] = '\0';
-	it->text_bytes = text->len;
-	/*
-	 * The file's hash needs all of its bytes: drain what libarchive did
-	 * not read when the content was read to its end, and always for
-	 * stdin, whose locator holds the hash.
-	 */
-	if (whole || it->kind == IT_STDIN) {
-		int e = drain(s);
-
-		if (e < 0) {
-			free(it->msg);
-			it->msg = NULL;
-			item_error(it, strerror(-e));
-			goto out;
-		}
-		it->hashed = 1;
-		it->hash = qn_hasher_digest(s->hasher);
-	}
-	if (it->kind == IT_STDIN) {
-		char hex[QN_HASH_HEX];
-
-		qn_hash_hex(it->hash, hex);
-		qn_buf_appendf(&loc, "%sxxh3=%s", loc.len ? ";" : "", hex);
-	}
-	qn_doc_id(it->source, strlen(it->source), qn_buf_str(&loc), loc.len, it->id);
-	it->locator = qn_xstrdup(qn_buf_str(&loc));
-	if (stop)
-		goto out;
-	if (text->len == 0) {
-		item_skip(it, SK_EMPTY, qn_xstrdup("0 bytes"));
-	} else if (!sniffed && memchr(text->data, '\0', text->len)) {
-		const char *nul = memchr(text->data, '\0', text->len);
-
-		item_skip(it, SK_BINARY, qn_xasprintf("NUL byte at offset %zu",
-						      (size_t)(nul - text->data)));
-	} else if ((bad = qn_utf8_check(text->data, text->len)) != text->len) {
-		item_skip(it, SK_INVALID_UTF8, qn_xasprintf("invalid UTF-8 at offset %zu", bad));
-	} else {
-		it->outcome = R_DOC;
-		qn_buf_set(&s->doc.source, it->source, strlen(it->source));
-		qn_buf_set(&s->doc.locator, it->locator, strlen(it->locator));
-		qn_buf_set(&s->doc.id, it->id, 32);
-		s->doc.has_id = s->doc.has_source = s->doc.has_locator = 1;
-		it->json_off = json->len;
-		qn_doc_to_json(&s->doc, json);
-		it->json_len = json->len - it->json_off;
-	}
-out:
-	it->raw_bytes = s->raw;
-	archive_read_free(a);
-	qn_hasher_free(s->hasher);
-	s->hasher = NULL;
-	if (it->kind != IT_STDIN)
-		close(s->fd);
-	qn_buf_release(&loc);
-	/* Do not keep a huge buffer around for the next, small file. */
-	if (text->cap > 4 * (size_t)TEXT_CHUNK + opt.max_file_bytes / 4)
-		qn_buf_release(text);
-}
 
 static void work(void *ctx, void *batch, int worker)
 {
 	struct batch *b = batch;
 	int i;
 
+	(void)ctx;
 	for (i = 0; i < b->n; i++)
 		if (b->items[i].kind != IT_ERROR)
-			collect(&b->items[i], scratch[worker], &b->json);
+			collect_item(&b->items[i], scratch[worker], &b->json);
 }
 
 /* ---- writing (on the main thread) ---- */
@@ -488,17 +134,28 @@ static void fail(const char *msg)
 }
 
 /* "SOURCE[ LOCATOR]: what", the value of a reject event. */
-static char *reject_value(const struct item *it)
+static char *reject_value(const struct item *it, const struct result *r)
 {
-	return qn_xasprintf("%s%s%s: %s", it->source, *it->locator ? " " : "",
-			    it->locator, it->msg);
+	return qn_xasprintf("%s%s%s: %s", r->source ? r->source : it->source,
+			    *r->locator ? " " : "", r->locator, r->msg);
+}
+
+static void count_error(void)
+{
+	if (++cnt.errors > (uint64_t)opt.max_errors) {
+		char *m = qn_xasprintf("more than %ld errors (--max-errors), giving up",
+				       opt.max_errors);
+
+		fail(m);
+		free(m);
+	}
 }
 
 /* Writes a finished batch and records it; frees it. */
 static void consume(struct batch *b)
 {
 	struct qn_err err;
-	int i;
+	int i, k;
 
 	for (i = 0; i < b->n && !failure; i++) {
 		struct item *it = &b->items[i];
@@ -508,33 +165,43 @@ static void consume(struct batch *b)
 			cnt.files++;
 			cnt.raw_bytes += it->raw_bytes;
 		}
-		if (it->kind == IT_ERROR || it->outcome == R_ERROR) {
-			qn_warnx("%s", it->msg);
-			if (++cnt.errors > (uint64_t)opt.max_errors) {
-				char *m = qn_xasprintf("more than %ld errors (--max-errors), giving up",
-						       opt.max_errors);
-
-				fail(m);
-				free(m);
-			}
+		if (it->kind == IT_ERROR) {
+			qn_warnx("%s", it->error);
+			count_error();
 			continue;
 		}
-		if (it->outcome == R_DOC) {
-			rc = qn_docwriter_write_json(writer, b->json.data + it->json_off,
-						     it->json_len, &err);
-			if (!rc)
-				rc = qn_manifest_doc(manifest, it->id, it->source, it->locator,
-						     it->text_bytes, &err);
-			cnt.docs++;
-			cnt.bytes += it->text_bytes;
-		} else {
-			char *value = reject_value(it);
-			char rule[64];
+		for (k = 0; k < it->nres && !rc && !failure; k++) {
+			struct result *r = &it->res[k];
 
-			snprintf(rule, sizeof rule, "collect:%s", reason_name[it->reason]);
-			rc = qn_manifest_event(manifest, it->id, "reject", rule, value, NULL, &err);
-			free(value);
-			cnt.skipped[it->reason]++;
+			if (r->outcome == R_DOC) {
+				rc = qn_docwriter_write_json(writer, b->json.data + r->json_off,
+							     r->json_len, &err);
+				if (!rc)
+					rc = qn_manifest_doc(manifest, r->id,
+							     r->source ? r->source : it->source,
+							     r->locator, r->text_bytes, &err);
+				cnt.docs++;
+				cnt.bytes += r->text_bytes;
+			} else {
+				char *value = reject_value(it, r);
+				char rule[64];
+
+				snprintf(rule, sizeof rule, "collect:%s", reason_name[r->reason]);
+				rc = qn_manifest_event(manifest, r->id, "reject", rule, value, NULL, &err);
+				free(value);
+				cnt.skipped[r->reason]++;
+				if (r->error) {
+					if (*r->locator)
+						qn_warnx("%s: %s: %s", it->path, r->locator, r->msg);
+					else
+						qn_warnx("%s: %s", it->path, r->msg);
+					count_error();
+				}
+			}
+		}
+		if (!rc && it->error) {
+			qn_warnx("%s", it->error);
+			count_error();
 		}
 		if (!rc && it->hashed && it->kind == IT_FILE)
 			rc = qn_manifest_file_hashed(manifest, it->path, it->raw_bytes,
@@ -635,7 +302,7 @@ static void add_error(const char *path, int errnum)
 
 	it->kind = IT_ERROR;
 	it->path = qn_xstrdup(path);
-	it->msg = qn_xasprintf("%s: %s", path, strerror(errnum));
+	it->error = qn_xasprintf("%s: %s", path, strerror(errnum));
 	batch_done_maybe();
 }
 
@@ -961,7 +628,7 @@ static void record_counters(void)
 int main(int argc, char **argv)
 {
 	enum {
-		O_INCLUDE = 256, O_EXCLUDE, O_FOLLOW, O_MAX_FILE_BYTES,
+		O_INCLUDE = 256, O_EXCLUDE, O_FOLLOW, O_MAX_FILE_BYTES, O_MAX_DEPTH, O_MAX_RATIO,
 		O_PART_BYTES, O_MAX_ERRORS
 	};
 	static const struct option longopts[] = {
@@ -972,7 +639,10 @@ int main(int argc, char **argv)
 		{ "include", required_argument, NULL, O_INCLUDE },
 		{ "exclude", required_argument, NULL, O_EXCLUDE },
 		{ "follow-symlinks", no_argument, NULL, O_FOLLOW },
+		{ "max-doc-bytes", required_argument, NULL, O_MAX_FILE_BYTES },
 		{ "max-file-bytes", required_argument, NULL, O_MAX_FILE_BYTES },
+		{ "max-depth", required_argument, NULL, O_MAX_DEPTH },
+		{ "max-ratio", required_argument, NULL, O_MAX_RATIO },
 		{ "part-bytes", required_argument, NULL, O_PART_BYTES },
 		{ "max-errors", required_argument, NULL, O_MAX_ERRORS },
 		{ "help", no_argument, NULL, 'h' },
@@ -985,12 +655,12 @@ int main(int argc, char **argv)
 	struct stat *st;
 	struct batch *b;
 	int c, i, nsrc, stdin_seen = 0;
+	long v;
 	char **srcs, *end;
 
 	qn_cli_init(argc, argv);
 	qn_catch_signals();
 	opt.threads = 0;
-	opt.max_file_bytes = MAX_FILE_BYTES_DEFAULT;
 	opt.max_errors = MAX_ERRORS_DEFAULT;
 	opt.include = qn_xcalloc((size_t)argc, sizeof *opt.include);
 	opt.exclude = qn_xcalloc((size_t)argc, sizeof *opt.exclude);
@@ -1004,7 +674,21 @@ int main(int argc, char **argv)
 		case O_EXCLUDE: opt.exclude[opt.nexclude++] = optarg; break;
 		case O_FOLLOW: opt.follow = 1; break;
 		case O_MAX_FILE_BYTES:
-			opt.max_file_bytes = size_arg("--max-file-bytes", optarg, 0);
+			limits.max_doc_bytes = size_arg("--max-doc-bytes", optarg, 0);
+			break;
+		case O_MAX_DEPTH:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 0 || v > 64)
+				qn_usage_error("invalid depth '%s' for --max-depth (0 to 64)", optarg);
+			limits.max_depth = (int)v;
+			break;
+		case O_MAX_RATIO:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 1)
+				qn_usage_error("invalid ratio '%s' for --max-ratio", optarg);
+			limits.max_ratio = (uint64_t)v;
 			break;
 		case O_PART_BYTES:
 			opt.part_bytes = size_arg("--part-bytes", optarg, 1);
@@ -1051,7 +735,9 @@ int main(int argc, char **argv)
 	qn_config_strv(&cfg, "include", opt.include, opt.ninclude);
 	qn_config_strv(&cfg, "exclude", opt.exclude, opt.nexclude);
 	qn_config_bool(&cfg, "follow_symlinks", opt.follow);
-	qn_config_int(&cfg, "max_file_bytes", (int64_t)opt.max_file_bytes);
+	qn_config_int(&cfg, "max_file_bytes", (int64_t)limits.max_doc_bytes);
+	qn_config_int(&cfg, "max_depth", limits.max_depth);
+	qn_config_int(&cfg, "max_ratio", (int64_t)limits.max_ratio);
 	qn_config_int(&cfg, "part_bytes", (int64_t)opt.part_bytes);
 	qn_config_int(&cfg, "max_errors", opt.max_errors);
 	if (qn_manifest_run_begin(manifest, "quern-collect", qn_cli_argc, qn_cli_argv,
@@ -1077,7 +763,7 @@ int main(int argc, char **argv)
 
 	scratch = qn_xcalloc((size_t)opt.threads, sizeof *scratch);
 	for (i = 0; i < opt.threads; i++)
-		scratch[i] = qn_xcalloc(1, sizeof **scratch);
+		scratch[i] = scratch_new();
 	pool = qn_pool_new(opt.threads, work, NULL, 0);
 	qn_progress_init(&progress, stderr, !opt.quiet, "files", 0);
 	for (i = 0; i < nsrc && !failure; i++)
@@ -1117,10 +803,8 @@ int main(int argc, char **argv)
 
 	qn_docwriter_free(writer);
 	qn_manifest_close(manifest);
-	for (i = 0; i < opt.threads; i++) {
-		qn_doc_release(&scratch[i]->doc);
-		free(scratch[i]);
-	}
+	for (i = 0; i < opt.threads; i++)
+		scratch_free(scratch[i]);
 	free(scratch);
 	free(stack);
 	free(st);

@@ -1,0 +1,82 @@
+/*
+ * collect.h: what quern-collect's main loop (quern-collect.c) and its
+ * readers (content.c: files, archives, WARC, JSONL, text and HTML) share.
+ *
+ * The main thread walks the SOURCEs into batches of items, one item per
+ * input file; a worker turns each item into results, one per document
+ * found or per thing left out (a file holds many documents when it is an
+ * archive, a WARC or a JSONL stream), appending each document's JSON line
+ * to its batch; the main thread writes and records the results in order.
+ */
+#ifndef QN_COLLECT_H
+#define QN_COLLECT_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "hash.h"
+
+/*
+ * Why something gave no document.  Up to SK_BAD_RECORD they are decided
+ * by content and recorded as reject events; the last ones only counted.
+ */
+enum reason {
+	SK_EMPTY, SK_BINARY, SK_INVALID_UTF8, SK_TOO_LARGE, SK_BOMB, SK_DEPTH,
+	SK_TRUNCATED, SK_CORRUPT, SK_BAD_RECORD,
+	SK_SYMLINK, SK_LOOP, SK_SPECIAL, NREASONS
+};
+extern const char *const reason_name[NREASONS];
+
+/* The limits that content.c applies (set by main). */
+struct collect_limits {
+	uint64_t max_doc_bytes;	/* longest text of one document, decompressed */
+	uint64_t max_ratio;	/* decompressed / stored bytes past 1 MiB: a bomb */
+	int max_depth;		/* archives and compressions inside each other */
+};
+extern struct collect_limits limits;
+
+enum item_kind { IT_FILE, IT_STDIN, IT_ERROR };
+enum outcome { R_DOC, R_SKIP };
+
+/* A document or a thing left out, found in an item. */
+struct result {
+	enum outcome outcome;
+	enum reason reason;	/* with R_SKIP */
+	int error;		/* R_SKIP that is also a read error (corrupt, truncated) */
+	char id[QN_HASH_HEX];
+	char *source;		/* NULL: the item's */
+	char *locator;
+	char *msg;		/* R_SKIP: what was found */
+	uint64_t text_bytes;
+	size_t json_off, json_len;	/* R_DOC: its line in the batch's json */
+};
+
+/*
+ * One input file and, once a worker is done with it, what came of it.
+ * IT_ERROR items carry a walk error to be reported in order.
+ */
+struct item {
+	enum item_kind kind;
+	char *path;		/* to open and to name in messages; "-" for stdin */
+	char *source;		/* the file:// URI (NULL for IT_ERROR) */
+	/* set by the worker */
+	char *error;		/* the file could not be read at all */
+	struct result *res;
+	int nres, capres;
+	uint64_t raw_bytes;	/* bytes of the file as stored, read */
+	struct qn_hash128 hash;	/* of all raw bytes, when hashed */
+	int hashed;		/* the whole file was read: raw_bytes is its size */
+};
+
+struct scratch;
+struct scratch *scratch_new(void);
+void scratch_free(struct scratch *s);
+
+/*
+ * Reads it->path (or stdin) and appends its results to it, and the JSON
+ * lines of its documents to json.  Never fails the run.
+ */
+void collect_item(struct item *it, struct scratch *s, struct qn_buf *json);
+void item_release(struct item *it);
+
+#endif

@@ -1,0 +1,1279 @@
+/*
+ * content.c: from one input file to its documents.
+ *
+ * A file is read once, as a stream, through libarchive (every archive
+ * format quern takes and every compression filter) unless its first bytes
+ * show a WARC, which the WARC reader takes from the raw bytes so it can
+ * skip corrupt gzip members.  What libarchive gives is one of:
+ *
+ *   - the members of an archive: each is read into memory (up to
+ *     --max-doc-bytes) and handed to content(), which looks at its bytes
+ *     again, so archives and compressed files inside archives are opened
+ *     in turn, to --max-depth;
+ *   - the decompressed bytes of a single stream ("raw" format): a JSONL
+ *     document stream or a WARC is read on as a stream; anything else is
+ *     read into memory and handed to content().
+ *
+ * content() ends at a document: text is converted to UTF-8 (charset.c),
+ * HTML reduced to its main text (html.c), and the document's JSON line
+ * appended to the batch.  Every document and every thing left out gets a
+ * result, with a locator that says how it was reached: the chain of
+ * "filter=NAME" and "member=NAME" steps from the file down, then
+ * "line=N" for a JSONL line or "warc=...;offset=N;record=ID" for a WARC
+ * record (whose document's source is its target URI).  Member names are
+ * only ever text in the locator, never paths: nothing is written to disk.
+ *
+ * Bombs: every byte a decompressor produces counts against the file's
+ * budget, max-ratio times the stored bytes read so far plus 1 MiB; past
+ * it the file is given up as a "bomb".  No single text may pass
+ * --max-doc-bytes either.
+ */
+#define _GNU_SOURCE
+#include <archive.h>
+#include <archive_entry.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "charset.h"
+#include "collect.h"
+#include "docstream.h"
+#include "err.h"
+#include "html.h"
+#include "json.h"
+#include "utf8.h"
+#include "warc.h"
+
+enum {
+	SNIFF_BYTES = 64 << 10,		/* a NUL in these first bytes: binary */
+	READ_CHUNK = 256 << 10,		/* read() size for input files */
+	TEXT_CHUNK = 256 << 10,		/* archive_read_data() size */
+	BOMB_FLOOR = 1 << 20		/* bytes any file may expand to */
+};
+
+const char *const reason_name[NREASONS] = {
+	"empty", "binary", "invalid_utf8", "too_large", "bomb", "depth",
+	"truncated", "corrupt", "bad_record",
+	"symlink", "loop", "special"
+};
+
+struct collect_limits limits = { (uint64_t)64 << 20, 200, 4 };
+
+/* Per-worker scratch, reused from file to file. */
+struct scratch {
+	struct qn_doc doc;
+	struct qn_json *json;
+	struct qn_buf text, conv, html, title, meta, line;
+	/* the input file */
+	int fd;
+	uint64_t size;		/* its size if known (a regular file, or stdin read whole) */
+	int regular;		/* a regular file: libarchive may seek in it */
+	struct qn_hasher *hasher;
+	uint64_t raw;
+	int seeked, raw_eof;
+	size_t peek_len, peek_pos;	/* bytes in buf read ahead, not yet handed out */
+	unsigned char buf[READ_CHUNK];
+};
+
+struct scratch *scratch_new(void)
+{
+	struct scratch *s = qn_xcalloc(1, sizeof *s);
+
+	s->json = qn_json_new();
+	return s;
+}
+
+void scratch_free(struct scratch *s)
+{
+	if (!s)
+		return;
+	qn_doc_release(&s->doc);
+	qn_json_free(s->json);
+	qn_buf_release(&s->text);
+	qn_buf_release(&s->conv);
+	qn_buf_release(&s->html);
+	qn_buf_release(&s->title);
+	qn_buf_release(&s->meta);
+	qn_buf_release(&s->line);
+	free(s);
+}
+
+void item_release(struct item *it)
+{
+	int i;
+
+	free(it->path);
+	free(it->source);
+	free(it->error);
+	for (i = 0; i < it->nres; i++) {
+		free(it->res[i].source);
+		free(it->res[i].locator);
+		free(it->res[i].msg);
+	}
+	free(it->res);
+}
+
+/* What one file is being read with. */
+struct ctx {
+	struct item *it;
+	struct scratch *s;
+	struct qn_buf *json;
+	struct qn_buf loc;	/* the locator so far */
+	uint64_t expanded;	/* bytes produced by decompression */
+	int stop;		/* a bomb: give up the file */
+};
+
+/* ---- results ---- */
+
+static struct result *add_result_at(struct ctx *c, enum outcome o, const char *source,
+				    const char *locator)
+{
+	struct item *it = c->it;
+	struct result *r;
+
+	if (it->nres == it->capres) {
+		it->capres = it->capres ? 2 * it->capres : 4;
+		it->res = qn_xrealloc(it->res, (size_t)it->capres * sizeof *it->res);
+	}
+	r = &it->res[it->nres++];
+	memset(r, 0, sizeof *r);
+	r->outcome = o;
+	r->source = source ? qn_xstrdup(source) : NULL;
+	r->locator = qn_xstrdup(locator);
+	source = source ? source : it->source;
+	qn_doc_id(source, strlen(source), r->locator, strlen(r->locator), r->id);
+	return r;
+}
+
+static struct result *add_result(struct ctx *c, enum outcome o, const char *source)
+{
+	return add_result_at(c, o, source, qn_buf_str(&c->loc));
+}
+
+static void skip(struct ctx *c, const char *source, enum reason why, int error,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void skip(struct ctx *c, const char *source, enum reason why, int error,
+		 const char *fmt, ...)
+{
+	struct result *r = add_result(c, R_SKIP, source);
+	struct qn_buf m = QN_BUF_INIT;
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	/* Messages come from input (libarchive, headers): keep them UTF-8. */
+	if (!qn_utf8_valid(s, strlen(s))) {
+		char *p;
+
+		for (p = s; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+	}
+	r->reason = why;
+	r->error = error;
+	r->msg = s;
+	qn_buf_release(&m);
+}
+
+/* Appends "key=value" to the locator, ';'-separated; returns the old length. */
+static size_t loc_push(struct ctx *c, const char *key, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t old = c->loc.len;
+	const unsigned char *p;
+
+	if (c->loc.len)
+		qn_buf_putc(&c->loc, ';');
+	qn_buf_puts(&c->loc, key);
+	qn_buf_putc(&c->loc, '=');
+	/* ';', '%' and bytes that are not printable UTF-8 as %XX. */
+	for (p = (const unsigned char *)value; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == ';' || *p == '%' ||
+		    (*p >= 0x80 && !qn_utf8_valid(value, strlen(value)))) {
+			qn_buf_putc(&c->loc, '%');
+			qn_buf_putc(&c->loc, hex[*p >> 4]);
+			qn_buf_putc(&c->loc, hex[*p & 15]);
+		} else {
+			qn_buf_putc(&c->loc, (char)*p);
+		}
+	}
+	return old;
+}
+
+static void loc_pop(struct ctx *c, size_t old)
+{
+	c->loc.len = old;
+	if (c->loc.data)
+		c->loc.data[old] = '\0';
+}
+
+/* Counts n more decompressed bytes; 1 (and c->stop) past the budget. */
+static int expand(struct ctx *c, uint64_t n)
+{
+	uint64_t raw = c->s->raw > c->s->size ? c->s->raw : c->s->size;
+
+	if (!raw)
+		raw = 1;
+
+	c->expanded += n;
+	if (!c->stop && c->expanded > limits.max_ratio * raw + BOMB_FLOOR) {
+		skip(c, NULL, SK_BOMB, 0, "expands to over %llu bytes from %llu (more than %llu times)",
+		     (unsigned long long)c->expanded, (unsigned long long)raw,
+		     (unsigned long long)limits.max_ratio);
+		c->stop = 1;
+	}
+	return c->stop;
+}
+
+/* truncated or corrupt, from libarchive's message. */
+static enum reason broken(const char *why)
+{
+	return why && (strcasestr(why, "truncat") || strcasestr(why, "premature") ||
+		       strcasestr(why, "unexpected end")) ? SK_TRUNCATED : SK_CORRUPT;
+}
+
+/* ---- documents ---- */
+
+/* Appends ,"key":"value" (a JSON string) to the meta object being built. */
+static void meta_str(struct qn_buf *m, const char *key, const char *v, size_t n)
+{
+	qn_buf_appendf(m, "%s\"%s\":", m->len ? "," : "", key);
+	if (qn_utf8_valid(v, n)) {
+		qn_buf_append_json_str(m, v, n);
+	} else {
+		qn_buf_append_json_str(m, "", 0);
+	}
+}
+
+/* Hints about a text from where it was found. */
+struct hints {
+	const char *name;		/* member or file name, for the .html test */
+	const char *charset;		/* declared by HTTP */
+	const char *content_type;	/* from HTTP or WARC */
+	const char *source;		/* the document's source if not the item's */
+	struct qn_buf *meta;		/* meta members already known (WARC), or NULL */
+};
+
+static int name_is_html(const char *name)
+{
+	const char *dot = name ? strrchr(name, '.') : NULL;
+
+	return dot && (!strcasecmp(dot, ".html") || !strcasecmp(dot, ".htm") ||
+		       !strcasecmp(dot, ".xhtml") || !strcasecmp(dot, ".shtml"));
+}
+
+static int type_is_html(const char *ct)
+{
+	return ct && (!strncasecmp(ct, "text/html", 9) || !strncasecmp(ct, "application/xhtml", 17));
+}
+
+/* A Content-Type that is not text of any kind. */
+static int type_not_text(const char *ct)
+{
+	if (!ct || !*ct)
+		return 0;
+	return strncasecmp(ct, "text/", 5) && !type_is_html(ct) &&
+	       strncasecmp(ct, "application/json", 16) && strncasecmp(ct, "application/xml", 15) &&
+	       strncasecmp(ct, "application/javascript", 22) && strncasecmp(ct, "message/", 8);
+}
+
+/* Text p[0..n), no NUL in its first bytes: a document, converted and extracted. */
+static void text_doc(struct ctx *c, const char *p, size_t n, const struct hints *h)
+{
+	struct scratch *s = c->s;
+	struct cs_result cs;
+	struct result *r;
+	struct qn_doc *d = &s->doc;
+	int html, plain_utf8;
+	const char *t;
+	size_t tn;
+
+	html = type_is_html(h->content_type) || (!h->content_type && name_is_html(h->name)) ||
+	       ((!h->content_type || !*h->content_type) && html_sniff(p, n));
+	if (cs_to_utf8(p, n, h->charset, html, &s->conv, &cs) < 0) {
+		size_t bad = qn_utf8_check(p, n);
+
+		skip(c, h->source, SK_INVALID_UTF8, 0, "invalid UTF-8 at offset %zu, charset unknown", bad);
+		return;
+	}
+	t = cs.converted ? s->conv.data : p + cs.skip;
+	tn = cs.converted ? s->conv.len : n - cs.skip;
+	/* Converted UTF-16 may hold NULs that the sniffing could not see. */
+	if (cs.converted && memchr(t, '\0', tn)) {
+		skip(c, h->source, SK_BINARY, 0, "NUL character at offset %zu after conversion from %s",
+		     (size_t)((const char *)memchr(t, '\0', tn) - t), cs.name);
+		return;
+	}
+	plain_utf8 = !html && !strcmp(cs.name, "UTF-8") && !cs.replaced && !h->meta;
+	qn_buf_reset(&s->meta);
+	if (h->meta)
+		qn_buf_append(&s->meta, h->meta->data, h->meta->len);
+	if (html) {
+		qn_buf_reset(&s->html);
+		if (html_extract(t, tn, &s->html, &s->title) < 0) {
+			skip(c, h->source, SK_CORRUPT, 0, "HTML could not be parsed");
+			return;
+		}
+		t = s->html.data ? s->html.data : "";
+		tn = s->html.len;
+		meta_str(&s->meta, "format", "html", 4);
+		if (s->title.len)
+			meta_str(&s->meta, "title", s->title.data, s->title.len);
+		if (!tn) {
+			skip(c, h->source, SK_EMPTY, 0, "no text left after HTML extraction");
+			return;
+		}
+	}
+	if (!plain_utf8) {
+		meta_str(&s->meta, "charset", cs.name, strlen(cs.name));
+		if (cs.replaced)
+			qn_buf_appendf(&s->meta, ",\"replaced\":%llu", (unsigned long long)cs.replaced);
+	}
+	r = add_result(c, R_DOC, h->source);
+	r->text_bytes = tn;
+	qn_buf_set(&d->text, t, tn);
+	qn_buf_set(&d->id, r->id, 32);
+	qn_buf_set(&d->source, h->source ? h->source : c->it->source,
+		   strlen(h->source ? h->source : c->it->source));
+	qn_buf_set(&d->locator, r->locator, strlen(r->locator));
+	qn_buf_reset(&d->extra);
+	if (s->meta.len) {
+		qn_buf_puts(&d->extra, "\"meta\":{");
+		qn_buf_append(&d->extra, s->meta.data, s->meta.len);
+		qn_buf_putc(&d->extra, '}');
+	}
+	d->has_id = d->has_source = d->has_locator = 1;
+	r->json_off = c->json->len;
+	qn_doc_to_json(d, c->json);
+	r->json_len = c->json->len - r->json_off;
+	if (s->conv.cap > 4 * (size_t)TEXT_CHUNK + limits.max_doc_bytes / 4)
+		qn_buf_release(&s->conv);
+}
+
+/* ---- JSONL document streams ---- */
+
+/* Whether p[0..n) starts with a JSON line that is a document. */
+static int jsonl_sniff(struct ctx *c, const char *p, size_t n)
+{
+	const char *nl;
+	size_t len, i = 0;
+	struct qn_err err;
+	int ok;
+
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+		i++;
+	if (i == n || p[i] != '{')
+		return 0;
+	nl = memchr(p + i, '\n', n - i);
+	len = nl ? (size_t)(nl - p - i) : n - i;
+	qn_buf_set(&c->s->line, p + i, len);
+	qn_buf_grow(&c->s->line, QN_JSON_PADDING);
+	ok = !qn_json_parse_doc(c->s->json, c->s->line.data, len, &c->s->doc, &err);
+	return ok;
+}
+
+/* One JSONL line (number lineno): its document, kept as it is, or a bad_record. */
+static void jsonl_line(struct ctx *c, const char *p, size_t n, long lineno)
+{
+	struct scratch *s = c->s;
+	struct qn_doc *d = &s->doc;
+	struct qn_err err;
+	struct result *r;
+	char num[32];
+	size_t old;
+	const char *src;
+
+	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	if (!n)
+		return;
+	snprintf(num, sizeof num, "%ld", lineno);
+	qn_buf_set(&s->line, p, n);
+	qn_buf_grow(&s->line, QN_JSON_PADDING);
+	if (qn_json_parse_doc(s->json, s->line.data, n, d, &err) < 0) {
+		old = loc_push(c, "line", num);
+		skip(c, NULL, SK_BAD_RECORD, 0, "line %ld: %s", lineno, err.msg);
+		loc_pop(c, old);
+		return;
+	}
+	/*
+	 * A document keeps its id, source and locator.  One without an id gets
+	 * one from its source (else this file) and locator (else the line).
+	 */
+	src = d->has_source ? qn_buf_str(&d->source) : c->it->source;
+	old = loc_push(c, "line", num);
+	r = add_result_at(c, R_DOC, src == c->it->source ? NULL : src,
+			  d->has_locator ? qn_buf_str(&d->locator) : qn_buf_str(&c->loc));
+	if (d->has_id && d->id.len == 32 && strspn(d->id.data, "0123456789abcdef") == 32)
+		memcpy(r->id, d->id.data, 32);
+	else if (d->has_id) {
+		/* An id that is not ours: kept in the document, the manifest gets the hash of it. */
+		qn_doc_id(d->id.data, d->id.len, "", 0, r->id);
+	}
+	if (!d->has_id) {
+		qn_buf_set(&d->id, r->id, 32);
+		d->has_id = 1;
+		if (!d->has_source) {
+			qn_buf_set(&d->source, src, strlen(src));
+			d->has_source = 1;
+		}
+		if (!d->has_locator) {
+			qn_buf_set(&d->locator, r->locator, strlen(r->locator));
+			d->has_locator = 1;
+		}
+	}
+	r->text_bytes = d->text.len;
+	r->json_off = c->json->len;
+	qn_doc_to_json(d, c->json);
+	r->json_len = c->json->len - r->json_off;
+	loc_pop(c, old);
+}
+
+/* Every line of p[0..n) from line first on; returns the bytes taken (complete lines, all if last). */
+static size_t jsonl_lines(struct ctx *c, const char *p, size_t n, long *lineno, int last)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		const char *nl = memchr(p + i, '\n', n - i);
+
+		if (!nl && !last)
+			break;
+		(*lineno)++;
+		jsonl_line(c, p + i, nl ? (size_t)(nl - p - i) : n - i, *lineno);
+		i = nl ? (size_t)(nl - p) + 1 : n;
+	}
+	return i;
+}
+
+/* ---- WARC ---- */
+
+static void content(struct ctx *c, const char *p, size_t n, int depth, const struct hints *h);
+
+static void warc_read_all(struct ctx *c, warc_read_fn fn, void *fctx, int depth)
+{
+	struct warc_reader *w = warc_open(fn, fctx, limits.max_doc_bytes + (64 << 10));
+	struct warc_record rec;
+	struct qn_err err;
+	struct qn_buf meta = QN_BUF_INIT;
+	char *chain = qn_xstrdup(qn_buf_str(&c->loc));
+	size_t base = c->loc.len;
+	int rc;
+
+	/* The document's source is the target URI: the WARC file's goes first in the locator. */
+	qn_buf_reset(&c->loc);
+	loc_push(c, "warc", c->it->source);
+	if (*chain) {
+		qn_buf_putc(&c->loc, ';');
+		qn_buf_puts(&c->loc, chain);
+	}
+	while (!c->stop && (rc = warc_next(w, &rec, &err)) != 0) {
+		char off[32];
+		size_t old = c->loc.len;
+		struct hints h;
+
+		if (rc == QN_EIO) {
+			skip(c, NULL, SK_TRUNCATED, 1, "read error in WARC");
+			break;
+		}
+		if (rc == QN_EINPUT) {
+			/* "offset N: what": the offset goes into the locator. */
+			char *colon = strchr(err.msg, ':');
+			const char *num = err.msg + 7;
+
+			if (!strncmp(err.msg, "offset ", 7) && colon) {
+				*colon = '\0';
+				loc_push(c, "offset", num);
+				skip(c, NULL, strstr(colon + 1, "gzip") ? SK_CORRUPT : SK_BAD_RECORD,
+				     1, "WARC:%s", colon + 1);
+			} else {
+				skip(c, NULL, SK_BAD_RECORD, 1, "WARC: %s", err.msg);
+			}
+			loc_pop(c, old);
+			continue;
+		}
+		if (strcmp(rec.type, "response") && strcmp(rec.type, "conversion") &&
+		    strcmp(rec.type, "resource"))
+			continue;	/* request, metadata, warcinfo, revisit: no document */
+		snprintf(off, sizeof off, "%llu", (unsigned long long)rec.offset);
+		loc_push(c, "offset", off);
+		loc_push(c, "record", rec.record_id);
+		memset(&h, 0, sizeof h);
+		h.source = *rec.target_uri ? rec.target_uri : NULL;
+		qn_buf_reset(&meta);
+		meta_str(&meta, "warc_type", rec.type, strlen(rec.type));
+		if (*rec.date)
+			meta_str(&meta, "warc_date", rec.date, strlen(rec.date));
+		h.meta = &meta;
+		if (rec.too_large) {
+			skip(c, h.source, SK_TOO_LARGE, 0, "record over %llu bytes",
+			     (unsigned long long)limits.max_doc_bytes);
+		} else if (rec.http_status) {
+			char cs[CS_NAME_MAX];
+
+			qn_buf_appendf(&meta, ",\"http_status\":%d", rec.http_status);
+			if (*rec.http_content_type)
+				meta_str(&meta, "content_type", rec.http_content_type,
+					 strlen(rec.http_content_type));
+			h.content_type = rec.http_content_type;
+			if (!cs_content_type_charset(rec.http_content_type, cs))
+				h.charset = cs;
+			/* Redirects and errors have no content. */
+			if (rec.http_status >= 200 && rec.http_status <= 299)
+				content(c, rec.payload, rec.payload_len, depth + 1, &h);
+		} else {
+			char cs[CS_NAME_MAX];
+
+			if (strncasecmp(rec.content_type, "application/http", 16)) {
+				h.content_type = rec.content_type;
+				if (!cs_content_type_charset(rec.content_type, cs))
+					h.charset = cs;
+				if (*rec.content_type)
+					meta_str(&meta, "content_type", rec.content_type,
+						 strlen(rec.content_type));
+			}
+			content(c, rec.block, rec.block_len, depth + 1, &h);
+		}
+		loc_pop(c, old);
+	}
+	qn_buf_set(&c->loc, chain, base);
+	free(chain);
+	qn_buf_release(&meta);
+	warc_close(w);
+}
+
+struct memsrc {
+	const char *p;
+	size_t n, pos;
+};
+
+static long mem_read(void *ctx, void *buf, size_t n)
+{
+	struct memsrc *m = ctx;
+
+	if (n > m->n - m->pos)
+		n = m->n - m->pos;
+	memcpy(buf, m->p + m->pos, n);
+	m->pos += n;
+	return (long)n;
+}
+
+/* ---- archives ---- */
+
+static const char *filter_name(int code)
+{
+	switch (code) {
+	case ARCHIVE_FILTER_GZIP: return "gzip";
+	case ARCHIVE_FILTER_BZIP2: return "bzip2";
+	case ARCHIVE_FILTER_COMPRESS: return "compress";
+	case ARCHIVE_FILTER_LZMA: return "lzma";
+	case ARCHIVE_FILTER_XZ: return "xz";
+	case ARCHIVE_FILTER_UU: return "uu";
+	case ARCHIVE_FILTER_RPM: return "rpm";
+	case ARCHIVE_FILTER_LZIP: return "lzip";
+	case ARCHIVE_FILTER_LRZIP: return "lrzip";
+	case ARCHIVE_FILTER_LZOP: return "lzop";
+	case ARCHIVE_FILTER_GRZIP: return "grzip";
+	case ARCHIVE_FILTER_LZ4: return "lz4";
+	case ARCHIVE_FILTER_ZSTD: return "zstd";
+	default: return "other";
+	}
+}
+
+/* "filter=xz,gzip": libarchive's filters, outermost first; none for plain bytes. */
+static void push_filters(struct ctx *c, struct archive *a)
+{
+	int i, n = archive_filter_count(a), first = 1;
+
+	for (i = n - 1; i >= 0; i--) {
+		if (archive_filter_code(a, i) == ARCHIVE_FILTER_NONE)
+			continue;
+		if (first) {
+			if (c->loc.len)
+				qn_buf_putc(&c->loc, ';');
+			qn_buf_puts(&c->loc, "filter=");
+		} else {
+			qn_buf_putc(&c->loc, ',');
+		}
+		qn_buf_puts(&c->loc, filter_name(archive_filter_code(a, i)));
+		first = 0;
+	}
+}
+
+static int has_filter(struct archive *a)
+{
+	int i;
+
+	for (i = 0; i < archive_filter_count(a); i++)
+		if (archive_filter_code(a, i) != ARCHIVE_FILTER_NONE)
+			return 1;
+	return 0;
+}
+
+static struct archive *new_reader(int raw_too)
+{
+	struct archive *a = archive_read_new();
+
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	archive_read_support_format_zip(a);
+	archive_read_support_format_7zip(a);
+	archive_read_support_format_cpio(a);
+	archive_read_support_format_ar(a);
+	archive_read_support_format_iso9660(a);
+	archive_read_support_format_rar(a);
+	archive_read_support_format_rar5(a);
+	archive_read_support_format_xar(a);
+	archive_read_support_format_cab(a);
+	archive_read_support_format_lha(a);
+	if (raw_too) {
+		archive_read_support_format_raw(a);
+		archive_read_support_format_empty(a);
+	}
+	return a;
+}
+
+static int is_raw(struct archive *a)
+{
+	return archive_format(a) == ARCHIVE_FORMAT_RAW || archive_format(a) == ARCHIVE_FORMAT_EMPTY;
+}
+
+/*
+ * Reads the current entry (or raw stream) of a into out, up to
+ * max_doc_bytes.  Returns 0 read whole, 1 too large (stopped), -1 a
+ * read error (skip recorded), 2 a bomb.
+ */
+static int read_entry(struct ctx *c, struct archive *a, struct qn_buf *out)
+{
+	qn_buf_reset(out);
+	for (;;) {
+		la_ssize_t n;
+
+		qn_buf_grow(out, TEXT_CHUNK);
+		n = archive_read_data(a, out->data + out->len, TEXT_CHUNK);
+		if (n < 0) {
+			const char *why = archive_error_string(a);
+
+			out->data[out->len] = '\0';
+			skip(c, NULL, broken(why), 1, "%s", why ? why : "truncated or corrupt data");
+			return -1;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+		out->data[out->len] = '\0';
+		if (expand(c, (uint64_t)n))
+			return 2;
+		if (out->len > limits.max_doc_bytes)
+			return 1;
+	}
+	return 0;
+}
+
+/* A too-large text: binary wins over too large, whatever the limit. */
+static void too_large(struct ctx *c, const struct qn_buf *b, const char *source)
+{
+	const char *nul = memchr(b->data, '\0', b->len < SNIFF_BYTES ? b->len : SNIFF_BYTES);
+
+	if (nul)
+		skip(c, source, SK_BINARY, 0, "NUL byte at offset %zu", (size_t)(nul - b->data));
+	else
+		skip(c, source, SK_TOO_LARGE, 0, "over %llu bytes",
+		     (unsigned long long)limits.max_doc_bytes);
+}
+
+/* The members of the archive a, at depth (the members' own). */
+static void walk_archive(struct ctx *c, struct archive *a, int depth, struct archive_entry *ent)
+{
+	struct qn_buf mem = QN_BUF_INIT;
+
+	while (!c->stop) {
+		int rc = ent ? ARCHIVE_OK : archive_read_next_header(a, &ent);
+		const char *name;
+		size_t old;
+		struct hints h;
+
+		if (rc == ARCHIVE_EOF)
+			break;
+		if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+			const char *why = archive_error_string(a);
+
+			skip(c, NULL, broken(why), 1, "%s", why ? why : "corrupt archive");
+			break;
+		}
+		if (archive_entry_filetype(ent) != AE_IFREG) {
+			ent = NULL;
+			continue;
+		}
+		name = archive_entry_pathname_utf8(ent);
+		if (!name)
+			name = archive_entry_pathname(ent);
+		if (!name)
+			name = "";
+		old = loc_push(c, "member", name);
+		if (archive_entry_size_is_set(ent) && (uint64_t)archive_entry_size(ent) > limits.max_doc_bytes) {
+			skip(c, NULL, SK_TOO_LARGE, 0, "over %llu bytes",
+			     (unsigned long long)limits.max_doc_bytes);
+			/* Skipping it decompresses it: it counts against the budget. */
+			expand(c, (uint64_t)archive_entry_size(ent));
+			loc_pop(c, old);
+			ent = NULL;
+			continue;
+		}
+		ent = NULL;
+		rc = read_entry(c, a, &mem);
+		if (rc == 0) {
+			memset(&h, 0, sizeof h);
+			h.name = name;
+			content(c, mem.data ? mem.data : "", mem.len, depth, &h);
+		} else if (rc == 1) {
+			too_large(c, &mem, NULL);
+		}
+		loc_pop(c, old);
+		if (rc == -1)
+			break;	/* libarchive cannot go on after a data error */
+		if (mem.cap > 4 * (size_t)TEXT_CHUNK)
+			qn_buf_release(&mem);
+	}
+	qn_buf_release(&mem);
+}
+
+/* The magic numbers of what libarchive would open: compressors and archives. */
+static int container_magic(const unsigned char *b, size_t n)
+{
+	static const struct { size_t off; const char *m; size_t len; } magic[] = {
+		{ 0, "\x1f\x8b", 2 }, { 0, "\xfd" "7zXZ", 6 }, { 0, "BZh", 3 },
+		{ 0, "\x28\xb5\x2f\xfd", 4 }, { 0, "\x04\x22\x4d\x18", 4 }, { 0, "\x1f\x9d", 2 },
+		{ 0, "LZIP", 4 }, { 0, "\x89LZO", 4 }, { 0, "PK\x03\x04", 4 }, { 0, "PK\x05\x06", 4 },
+		{ 0, "7z\xbc\xaf\x27\x1c", 6 }, { 0, "Rar!\x1a\x07", 6 }, { 0, "!<arch>\n", 8 },
+		{ 0, "070701", 6 }, { 0, "070702", 6 }, { 0, "070707", 6 }, { 0, "\xc7\x71", 2 },
+		{ 0, "\x71\xc7", 2 }, { 0, "xar!", 4 }, { 0, "MSCF", 4 }, { 257, "ustar", 5 },
+		{ 32769, "CD001", 5 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof magic / sizeof magic[0]; i++)
+		if (n >= magic[i].off + magic[i].len &&
+		    !memcmp(b + magic[i].off, magic[i].m, magic[i].len))
+			return 1;
+	return 0;
+}
+
+/*
+ * Bytes found at depth (the file itself is 0): an archive or compressed
+ * stream to open, a WARC, a JSONL stream, or a text.
+ */
+static void content(struct ctx *c, const char *p, size_t n, int depth, const struct hints *h)
+{
+	const char *nul;
+
+	if (c->stop)
+		return;
+	if (n == 0) {
+		skip(c, h->source, SK_EMPTY, 0, "0 bytes");
+		return;
+	}
+	if (!h->content_type && warc_sniff(p, n)) {
+		struct memsrc m = { p, n, 0 };
+
+		if (depth >= limits.max_depth) {
+			skip(c, h->source, SK_DEPTH, 0, "a WARC at depth %d (--max-depth %d)", depth, limits.max_depth);
+			return;
+		}
+		warc_read_all(c, mem_read, &m, depth);
+		return;
+	}
+	if (container_magic((const unsigned char *)p, n)) {
+		struct archive *a = new_reader(1);
+		struct archive_entry *ent;
+		int rc = archive_read_open_memory(a, p, n);
+
+		if (rc == ARCHIVE_OK)
+			rc = archive_read_next_header(a, &ent);
+		if (rc == ARCHIVE_OK && (!is_raw(a) || has_filter(a))) {
+			size_t old = c->loc.len;
+
+			if (depth >= limits.max_depth) {
+				skip(c, h->source, SK_DEPTH, 0, "an archive or compressed file at depth %d (--max-depth %d)",
+				     depth, limits.max_depth);
+			} else if (!is_raw(a)) {
+				push_filters(c, a);
+				walk_archive(c, a, depth + 1, ent);
+			} else {
+				struct qn_buf mem = QN_BUF_INIT;
+				struct hints hh;
+
+				push_filters(c, a);
+				rc = read_entry(c, a, &mem);
+				if (rc == 0) {
+					memset(&hh, 0, sizeof hh);
+					hh.name = h->name;
+					content(c, mem.data ? mem.data : "", mem.len, depth + 1, &hh);
+				} else if (rc == 1) {
+					too_large(c, &mem, h->source);
+				}
+				qn_buf_release(&mem);
+			}
+			loc_pop(c, old);
+			archive_read_free(a);
+			return;
+		}
+		if (rc != ARCHIVE_OK && rc != ARCHIVE_EOF) {
+			const char *why = archive_error_string(a);
+
+			/* Only real compressors' and archives' errors are errors; else it is bytes. */
+			if (memcmp(p, "\xc7\x71", 2) && memcmp(p, "\x71\xc7", 2)) {
+				skip(c, h->source, broken(why), 1, "%s", why ? why : "corrupt data");
+				archive_read_free(a);
+				return;
+			}
+		}
+		archive_read_free(a);
+	}
+	nul = memchr(p, '\0', n < SNIFF_BYTES ? n : SNIFF_BYTES);
+	if (nul && !(n >= 2 && ((unsigned char)p[0] == 0xFF || (unsigned char)p[0] == 0xFE))) {
+		skip(c, h->source, SK_BINARY, 0, "NUL byte at offset %zu", (size_t)(nul - p));
+		return;
+	}
+	if (h->content_type && type_not_text(h->content_type)) {
+		skip(c, h->source, SK_BINARY, 0, "Content-Type %s", h->content_type);
+		return;
+	}
+	if (!h->content_type && !h->source && jsonl_sniff(c, p, n)) {
+		long line = 0;
+		char *copy = qn_xmalloc(n + QN_JSON_PADDING);
+
+		memcpy(copy, p, n);
+		jsonl_lines(c, copy, n, &line, 1);
+		free(copy);
+		return;
+	}
+	text_doc(c, p, n, h);
+}
+
+/* ---- the file ---- */
+
+/* Reads from the file: what was read ahead first, then read(), hashing every byte once. */
+static long fd_read(void *ctx, void *dst, size_t n)
+{
+	struct scratch *s = ctx;
+	ssize_t k;
+
+	if (s->peek_pos < s->peek_len) {
+		if (n > s->peek_len - s->peek_pos)
+			n = s->peek_len - s->peek_pos;
+		memcpy(dst, s->buf + s->peek_pos, n);
+		s->peek_pos += n;
+		return (long)n;
+	}
+	do
+		k = read(s->fd, dst, n);
+	while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return -1;
+	if (!s->seeked) {
+		qn_hasher_update(s->hasher, dst, (size_t)k);
+		s->raw += (uint64_t)k;
+	}
+	if (k == 0)
+		s->raw_eof = 1;
+	return (long)k;
+}
+
+static la_ssize_t la_read(struct archive *a, void *client, const void **out)
+{
+	struct scratch *s = client;
+	long n;
+
+	if (s->peek_pos < s->peek_len) {
+		*out = s->buf + s->peek_pos;
+		n = (long)(s->peek_len - s->peek_pos);
+		s->peek_pos = s->peek_len;
+		return n;
+	}
+	n = fd_read(s, s->buf, sizeof s->buf);
+	if (n < 0) {
+		archive_set_error(a, errno, "%s", strerror(errno));
+		return -1;
+	}
+	*out = s->buf;
+	return n;
+}
+
+static la_int64_t la_seek(struct archive *a, void *client, la_int64_t off, int whence)
+{
+	struct scratch *s = client;
+	off_t r;
+
+	(void)a;
+	s->seeked = 1;	/* the hash is taken in a separate pass */
+	s->peek_pos = s->peek_len = 0;
+	r = lseek(s->fd, off, whence);
+	return r < 0 ? ARCHIVE_FATAL : r;
+}
+
+/* Reads the rest of the file for its hash.  0 or -errno. */
+static int drain(struct scratch *s)
+{
+	if (s->seeked) {
+		uint64_t total = 0;
+
+		qn_hasher_free(s->hasher);
+		s->hasher = qn_hasher_new();
+		if (lseek(s->fd, 0, SEEK_SET) < 0)
+			return -errno;
+		for (;;) {
+			ssize_t n = read(s->fd, s->buf, sizeof s->buf);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				break;
+			qn_hasher_update(s->hasher, s->buf, (size_t)n);
+			total += (uint64_t)n;
+		}
+		s->raw = total;
+		return 0;
+	}
+	s->peek_pos = s->peek_len;
+	while (!s->raw_eof)
+		if (fd_read(s, s->buf, sizeof s->buf) < 0)
+			return -errno;
+	return 0;
+}
+
+/* Whether the file starts with a compressor's real magic number (not legacy .lzma). */
+static int strong_magic(const unsigned char *b, size_t n)
+{
+	return container_magic(b, n) || warc_sniff(b, n);
+}
+
+/* A plain stream out of libarchive: JSONL and WARC read on as streams, the rest as one text. */
+struct lasrc {
+	struct archive *a;
+	const char *pre;
+	size_t pre_len;
+	int failed;
+};
+
+static long la_data_read(void *ctx, void *buf, size_t n)
+{
+	struct lasrc *l = ctx;
+	la_ssize_t k;
+
+	if (l->pre_len) {
+		if (n > l->pre_len)
+			n = l->pre_len;
+		memcpy(buf, l->pre, n);
+		l->pre += n;
+		l->pre_len -= n;
+		return (long)n;
+	}
+	k = archive_read_data(l->a, buf, n);
+	if (k < 0)
+		l->failed = 1;
+	return k;
+}
+
+static void raw_stream(struct ctx *c, struct archive *a)
+{
+	struct scratch *s = c->s;
+	struct qn_buf *text = &s->text;
+	struct qn_buf mem = QN_BUF_INIT;
+	size_t old = c->loc.len;
+	int rc;
+
+	push_filters(c, a);
+	/* The first chunk decides. */
+	qn_buf_reset(&mem);
+	for (;;) {
+		la_ssize_t n;
+
+		qn_buf_grow(&mem, TEXT_CHUNK);
+		n = archive_read_data(a, mem.data + mem.len, TEXT_CHUNK);
+		if (n < 0) {
+			const char *why = archive_error_string(a);
+
+			skip(c, NULL, broken(why), 1, "%s", why ? why : "truncated or corrupt data");
+			goto out;
+		}
+		mem.len += (size_t)n;
+		mem.data[mem.len] = '\0';
+		if (n == 0 || mem.len >= 4096)
+			break;
+	}
+	if (expand(c, mem.len))
+		goto out;
+	if (mem.len >= 5 && warc_sniff(mem.data, mem.len) == 1 && has_filter(a)) {
+		struct lasrc l = { a, mem.data, mem.len, 0 };
+
+		warc_read_all(c, la_data_read, &l, 0);
+		goto out;
+	}
+	if (jsonl_sniff(c, mem.data, mem.len)) {
+		long line = 0;
+
+		for (;;) {
+			size_t used = jsonl_lines(c, mem.data, mem.len, &line, 0);
+			la_ssize_t n;
+
+			memmove(mem.data, mem.data + used, mem.len - used);
+			mem.len -= used;
+			if (c->stop)
+				goto out;
+			qn_buf_grow(&mem, TEXT_CHUNK + QN_JSON_PADDING);
+			n = archive_read_data(a, mem.data + mem.len, TEXT_CHUNK);
+			if (n < 0) {
+				const char *why = archive_error_string(a);
+
+				skip(c, NULL, broken(why), 1, "%s", why ? why : "truncated or corrupt data");
+				goto out;
+			}
+			if (n == 0)
+				break;
+			mem.len += (size_t)n;
+			if (expand(c, (uint64_t)n))
+				goto out;
+			if (mem.len > limits.max_doc_bytes + (1 << 20)) {
+				skip(c, NULL, SK_TOO_LARGE, 0, "a JSONL line over %llu bytes",
+				     (unsigned long long)limits.max_doc_bytes);
+				goto out;
+			}
+		}
+		jsonl_lines(c, mem.data, mem.len, &line, 1);
+		goto out;
+	}
+	/* One text: the rest of the stream. */
+	qn_buf_set(text, mem.data ? mem.data : "", mem.len);
+	rc = 0;
+	while (text->len <= limits.max_doc_bytes) {
+		la_ssize_t n;
+
+		qn_buf_grow(text, TEXT_CHUNK);
+		n = archive_read_data(a, text->data + text->len, TEXT_CHUNK);
+		if (n < 0) {
+			const char *why = archive_error_string(a);
+
+			skip(c, NULL, broken(why), 1, "%s", why ? why : "truncated or corrupt data");
+			rc = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		text->len += (size_t)n;
+		text->data[text->len] = '\0';
+		if (expand(c, (uint64_t)n)) {
+			rc = -1;
+			break;
+		}
+		/* A NUL early on: binary, read no further. */
+		if (text->len >= SNIFF_BYTES && text->len - (size_t)n < SNIFF_BYTES &&
+		    memchr(text->data, '\0', SNIFF_BYTES))
+			break;
+	}
+	if (!rc) {
+		struct hints h;
+
+		memset(&h, 0, sizeof h);
+		h.name = c->it->path;
+		if (text->len > limits.max_doc_bytes) {
+			too_large(c, text, NULL);
+		} else {
+			/* Already decompressed: no second opening of the same bytes. */
+			const char *nul = memchr(text->data ? text->data : "", '\0',
+						 text->len < SNIFF_BYTES ? text->len : SNIFF_BYTES);
+
+			if (text->len == 0)
+				skip(c, NULL, SK_EMPTY, 0, "0 bytes");
+			else if (nul && !(text->len >= 2 && ((unsigned char)text->data[0] == 0xFF ||
+							     (unsigned char)text->data[0] == 0xFE)))
+				skip(c, NULL, SK_BINARY, 0, "NUL byte at offset %zu", (size_t)(nul - text->data));
+			else if (has_filter(a))
+				content(c, text->data, text->len, 1, &h);
+			else
+				text_doc(c, text->data, text->len, &h);
+		}
+	}
+out:
+	loc_pop(c, old);
+	qn_buf_release(&mem);
+	if (text->cap > 4 * (size_t)TEXT_CHUNK + limits.max_doc_bytes / 4)
+		qn_buf_release(text);
+}
+
+static void file_error(struct item *it, const char *what)
+{
+	it->error = qn_xasprintf("%s: %s", it->path, what);
+}
+
+void collect_item(struct item *it, struct scratch *s, struct qn_buf *json)
+{
+	struct ctx c;
+	struct archive *a = NULL;
+	struct archive_entry *ent;
+	int rc, plain = 0;
+	long n;
+
+	memset(&c, 0, sizeof c);
+	c.it = it;
+	c.s = s;
+	c.json = json;
+	s->raw = s->size = 0;
+	s->regular = 0;
+	s->seeked = s->raw_eof = 0;
+	s->peek_len = s->peek_pos = 0;
+	s->hasher = qn_hasher_new();
+	if (it->kind == IT_STDIN) {
+		s->fd = 0;
+	} else {
+		struct stat st;
+
+		/* O_NONBLOCK: a file swapped for a FIFO after the walk must not hang us. */
+		s->fd = open(it->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (s->fd < 0) {
+			file_error(it, strerror(errno));
+			qn_hasher_free(s->hasher);
+			return;
+		}
+		if (fstat(s->fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+			file_error(it, S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+			goto out;
+		}
+		if (!S_ISREG(st.st_mode))	/* an operand that is a pipe: block as usual */
+			fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK);
+		else
+			s->size = (uint64_t)st.st_size;
+		s->regular = S_ISREG(st.st_mode);
+	}
+	if (it->kind == IT_STDIN) {
+		/* Standard input is read whole: its ids name the hash of its bytes. */
+		struct qn_buf all = QN_BUF_INIT;
+		struct hints h;
+		char hex[QN_HASH_HEX];
+
+		for (;;) {
+			qn_buf_grow(&all, READ_CHUNK);
+			n = fd_read(s, all.data + all.len, READ_CHUNK);
+			if (n < 0) {
+				file_error(it, strerror(errno));
+				qn_buf_release(&all);
+				goto out;
+			}
+			if (n == 0)
+				break;
+			all.len += (size_t)n;
+		}
+		it->hashed = 1;
+		it->hash = qn_hasher_digest(s->hasher);
+		s->size = all.len;
+		qn_hash_hex(it->hash, hex);
+		loc_push(&c, "xxh3", hex);
+		memset(&h, 0, sizeof h);
+		content(&c, all.data ? all.data : "", all.len, 0, &h);
+		qn_buf_release(&all);
+		goto out;
+	}
+	/* Read ahead: a WARC is read from its raw bytes. */
+	while (s->peek_len < sizeof s->buf) {
+		do
+			n = read(s->fd, s->buf + s->peek_len, sizeof s->buf - s->peek_len);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			file_error(it, strerror(errno));
+			goto out;
+		}
+		if (n == 0) {
+			s->raw_eof = 1;
+			break;
+		}
+		qn_hasher_update(s->hasher, s->buf + s->peek_len, (size_t)n);
+		s->peek_len += (size_t)n;
+		s->raw += (uint64_t)n;
+	}
+	if (warc_sniff(s->buf, s->peek_len)) {
+		warc_read_all(&c, fd_read, s, 0);
+		goto done;
+	}
+again:
+	a = new_reader(1);
+	if (plain) {
+		archive_read_free(a);
+		a = archive_read_new();
+		archive_read_support_format_raw(a);
+		archive_read_support_format_empty(a);
+	}
+	if (s->regular)
+		archive_read_set_seek_callback(a, la_seek);
+	archive_read_set_read_callback(a, la_read);
+	archive_read_set_callback_data(a, s);
+	rc = archive_read_open1(a);
+	if (rc == ARCHIVE_OK || rc == ARCHIVE_WARN)
+		rc = archive_read_next_header(a, &ent);
+	if (rc == ARCHIVE_EOF) {
+		skip(&c, NULL, SK_EMPTY, 0, "0 bytes");
+	} else if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+		const char *why = archive_error_string(a);
+
+		/*
+		 * Legacy .lzma has no real magic number, so libarchive takes
+		 * some binary files for it (fortune's .dat files) and fails
+		 * on the first block.  Such a file, without the magic of a
+		 * real compressor, is read as the bytes it is.
+		 */
+		if (!plain && !strong_magic(s->buf, s->peek_len) && lseek(s->fd, 0, SEEK_SET) == 0) {
+			archive_read_free(a);
+			a = NULL;
+			qn_hasher_free(s->hasher);
+			s->hasher = qn_hasher_new();
+			s->raw = 0;
+			s->seeked = s->raw_eof = 0;
+			s->peek_len = s->peek_pos = 0;
+			plain = 1;
+			goto again;
+		}
+		skip(&c, NULL, broken(why), 1, "%s", why ? why : "truncated or corrupt data");
+	} else if (is_raw(a)) {
+		raw_stream(&c, a);
+	} else {
+		/* An archive: its members, from the first, whose header was read. */
+		size_t old = c.loc.len;
+
+		push_filters(&c, a);
+		walk_archive(&c, a, 1, ent);
+		loc_pop(&c, old);
+	}
+done:
+	/* The file's hash needs all of its bytes, unless the file was given up. */
+	if (!c.stop && !it->error) {
+		int e = drain(s);
+
+		if (e < 0) {
+			file_error(it, strerror(-e));
+		} else {
+			it->hashed = 1;
+			it->hash = qn_hasher_digest(s->hasher);
+		}
+	}
+out:
+	it->raw_bytes = s->raw;
+	archive_read_free(a);
+	qn_hasher_free(s->hasher);
+	s->hasher = NULL;
+	if (it->kind != IT_STDIN)
+		close(s->fd);
+	qn_buf_release(&c.loc);
+}

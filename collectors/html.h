@@ -1,0 +1,35 @@
+/*
+ * html.h: the main text of an HTML page, as readable plain text.
+ *
+ * The page is parsed by gumbo (an HTML5 parser, so any tag soup gives a
+ * tree the way a browser would build it) and the tree is written out as
+ * text: headings, paragraphs, list items (with "- " or "1. "), table rows
+ * (cells between " | "), definition lists and preformatted code (kept
+ * verbatim) each on their own lines, blocks apart by a blank line.
+ *
+ * Left out: what is never content (script, style, head, forms, embedded
+ * media), the HTML5 boilerplate elements (nav, header, footer, aside)
+ * and ARIA roles of the same meaning, blocks whose class or id names
+ * them as navigation, sidebars, menus, breadcrumbs and the like, blocks
+ * made mostly of links (link density), and permalink markers.  The rules
+ * are generic; none names a site.
+ */
+#ifndef QN_COLLECT_HTML_H
+#define QN_COLLECT_HTML_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/*
+ * Appends the main text of the UTF-8 page p[0..n) to out (valid UTF-8,
+ * no blank lines at either end).  If title is not NULL, it is set to the
+ * page's <title>, whitespace collapsed.  Returns 0, or -1 if gumbo could
+ * not parse the page.
+ */
+int html_extract(const char *p, size_t n, struct qn_buf *out, struct qn_buf *title);
+
+/* Whether p[0..n) looks like HTML (a doctype or an <html>/<head>/<body> tag near the start). */
+int html_sniff(const char *p, size_t n);
+
+#endif
