@@ -7,7 +7,7 @@
 # (QN_MODEL_LIBS is OpenBLAS, libgomp and libm) and compiles with
 #	prog_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
 noinst_LIBRARIES += libqnmodel.a
-QN_MODEL_CFLAGS = -fopenmp -ffp-contract=off -fno-math-errno -ftree-vectorize
+QN_MODEL_CFLAGS = -fopenmp -ffp-contract=off -fno-math-errno -fno-trapping-math -ftree-vectorize
 QN_MODEL_LIBS = $(OPENBLAS_LIBS) -lgomp -lm
 libqnmodel_a_CPPFLAGS = $(AM_CPPFLAGS) $(OPENBLAS_CFLAGS)
 libqnmodel_a_CFLAGS = $(AM_CFLAGS) $(QN_MODEL_CFLAGS)
@@ -21,8 +21,22 @@ unit_tests += tests/unit/t_ops
 tests_unit_t_ops_SOURCES = tests/unit/t_ops.c tests/tap.h
 tests_unit_t_ops_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
 tests_unit_t_ops_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)
-unit_tests += tests/unit/t_gpt_grad
+unit_tests += tests/unit/t_gpt tests/unit/t_gpt_grad
+tests_unit_t_gpt_SOURCES = tests/unit/t_gpt.c tests/tap.h
+tests_unit_t_gpt_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
+tests_unit_t_gpt_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)
 # the reference ops built a second time over double (qn_refd_*)
 tests_unit_t_gpt_grad_SOURCES = tests/unit/t_gpt_grad.c model/ops_ref.c tests/tap.h
 tests_unit_t_gpt_grad_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model -DQN_REF_DOUBLE
 tests_unit_t_gpt_grad_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)
+
+# make bench BENCH=model
+EXTRA_PROGRAMS += bench/model-bench
+bench_model_bench_SOURCES = bench/model-bench.c
+bench_model_bench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model $(OPENBLAS_CFLAGS)
+bench_model_bench_CFLAGS = $(AM_CFLAGS) -fopenmp
+bench_model_bench_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS) -ldl
+
+# ---- GPU path (model/cuda/, issue 8; owned there): its rules and tests ----
+include $(srcdir)/model/cuda/local.mk
+# ---- end of the GPU path ----

@@ -43,18 +43,20 @@ static void blas_init(void)
 }
 
 /*
- * A matrix product's output is cut into slabs along one side, as many as
- * that side's length allows (at least 32 rows or columns each, at most
- * 8), whatever the number of threads: sgemm's result for an element can
- * depend on the shape of the slab it is in, so the shape must not depend
- * on the thread count.
+ * A matrix product's output is cut into slabs along one side, at most 8,
+ * each at least `least` rows or columns, whatever the number of threads:
+ * sgemm's result for an element can depend on the shape of the slab it is
+ * in, so the shape must not depend on the thread count.  Slabs of rows
+ * are at least 128 high: each one packs the whole of the other operand
+ * again (for the logits' backward, all of wte).
  */
-#define SLAB_MIN 32
+#define SLAB_COLS 32
+#define SLAB_ROWS 128
 #define SLAB_MAX 8
 
-static int nslabs(int len)
+static int nslabs(int len, int least)
 {
-	int n = len / SLAB_MIN;
+	int n = len / least;
 	return n < 1 ? 1 : n > SLAB_MAX ? SLAB_MAX : n;
 }
 
@@ -72,7 +74,8 @@ static void slab(int len, int n, int i, int align, int *lo, int *hi)
 #pragma omp declare simd notinbranch
 static inline float vexp(float x)
 {
-	x = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
+	x = x > -87.3f ? x : -87.3f;
+	x = x < 88.7f ? x : 88.7f;
 	float k = x * 1.44269504f;
 	/* round to nearest by the 1.5 * 2^23 trick (|k| < 2^22) */
 	k = (k + 12582912.0f) - 12582912.0f;
@@ -85,9 +88,10 @@ static inline float vexp(float x)
 	p = p * r + 0.5f;
 	p = p * r + 1.0f;
 	p = p * r + 1.0f;
-	union { int32_t i; float f; } s;
-	s.i = ((int32_t)k + 127) << 23;
-	return p * s.f;
+	int32_t bits = ((int32_t)k + 127) << 23;	/* 2^k */
+	float scale;
+	memcpy(&scale, &bits, sizeof scale);
+	return p * scale;
 }
 
 #pragma omp declare simd notinbranch
@@ -205,7 +209,7 @@ void qn_fast_layernorm_backward(float *dinp, float *dw, float *db,
 void qn_fast_matmul_forward(float *out, const float *inp, const float *w,
 			    const float *bias, int N, int C, int OC)
 {
-	int by_col = OC >= N, ns = nslabs(by_col ? OC : N);
+	int by_col = OC >= N, ns = by_col ? nslabs(OC, SLAB_COLS) : nslabs(N, SLAB_ROWS);
 
 	blas_init();
 #pragma omp parallel for schedule(static)
@@ -245,7 +249,7 @@ void qn_fast_matmul_backward(float *dinp, float *dw, float *dbias,
 			     const float *dout, const float *inp, const float *w,
 			     int N, int C, int OC)
 {
-	int nsn = nslabs(N), nso = nslabs(OC);
+	int nsn = nslabs(N, SLAB_ROWS), nso = nslabs(OC, SLAB_COLS);
 
 	blas_init();
 #pragma omp parallel for schedule(static)
