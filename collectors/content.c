@@ -495,7 +495,8 @@ static void warc_read_all(struct ctx *c, warc_read_fn fn, void *fctx, int depth)
 			if (!strncmp(err.msg, "offset ", 7) && colon) {
 				*colon = '\0';
 				loc_push(c, "offset", num);
-				skip(c, NULL, strstr(colon + 1, "gzip") ? SK_CORRUPT : SK_BAD_RECORD,
+				skip(c, NULL, strstr(colon + 1, "truncated") ? SK_TRUNCATED :
+				     strstr(colon + 1, "gzip") ? SK_CORRUPT : SK_BAD_RECORD,
 				     1, "WARC:%s", colon + 1);
 			} else {
 				skip(c, NULL, SK_BAD_RECORD, 1, "WARC: %s", err.msg);

@@ -1,0 +1,52 @@
+#!/bin/sh
+# collect-html-f1.sh: how much of a page's text quern-collect's HTML
+# extraction keeps, and how little else.  On python3.11-doc's HTML pages,
+# the words of each page's extracted text are compared with the words of
+# the reST source it was built from (_sources/PAGE.rst.txt), as bags of
+# lowercased letter-and-digit words: precision, recall and F1 per page,
+# then the median and mean over every page that has a source.  Goal:
+# median F1 >= 0.9.  reST markup words (directive names, role names) and
+# generated text (index entries, version notes) keep F1 below 1 even for
+# a perfect extractor.
+#
+#   bench/collect-html-f1.sh [HTML_DIR]     (needs python3)
+set -eu
+html=${1:-/usr/share/doc/python3.11/html}
+[ -d "$html/_sources" ] || { echo "collect-html-f1: no $html/_sources (apt-get install python3.11-doc)" >&2; exit 77; }
+command -v python3 >/dev/null || { echo "collect-html-f1: python3 is needed" >&2; exit 77; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/collect-f1.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+QUERN_MANIFEST=$tmp/q.db quern-collect -q -o "$tmp/html.jsonl" --include '*.html' --exclude _static \
+	--exclude _sources --exclude _images --exclude _downloads "$html"
+python3 - "$html" "$tmp/html.jsonl" <<'PY'
+import json, re, statistics, sys
+from collections import Counter
+from urllib.parse import unquote
+root, stream = sys.argv[1], sys.argv[2]
+word = re.compile(r"[^\W_]+", re.UNICODE)
+def bag(t):
+    return Counter(w.lower() for w in word.findall(t))
+rows = []
+for line in open(stream, encoding="utf-8"):
+    d = json.loads(line)
+    path = unquote(d["source"][len("file://"):])
+    rel = path[len(root.rstrip("/")) + 1:]
+    try:
+        src = open(f"{root}/_sources/{rel[:-5]}.rst.txt", encoding="utf-8").read()
+    except OSError:
+        continue
+    a, b = bag(d["text"]), bag(src)
+    common = sum((a & b).values())
+    p = common / max(1, sum(a.values()))
+    r = common / max(1, sum(b.values()))
+    f = 0 if p + r == 0 else 2 * p * r / (p + r)
+    rows.append((f, p, r, rel))
+rows.sort()
+f1 = [x[0] for x in rows]
+print(f"pages with a reST source: {len(rows)}")
+print(f"F1 median {statistics.median(f1):.3f}  mean {statistics.mean(f1):.3f}  "
+      f"precision median {statistics.median(x[1] for x in rows):.3f}  "
+      f"recall median {statistics.median(x[2] for x in rows):.3f}")
+print(f"pages with F1 >= 0.9: {sum(x >= 0.9 for x in f1)}  below 0.8: {sum(x < 0.8 for x in f1)}")
+print("lowest:", ", ".join(f"{x[3]} {x[0]:.2f}" for x in rows[:5]))
+PY
