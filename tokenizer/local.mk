@@ -23,4 +23,4 @@ unit_tests += tests/unit/t_tok_exact
 tests_unit_t_tok_exact_SOURCES = tests/unit/t_tok_exact.c tests/tap.h
 tests_unit_t_tok_exact_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tokenizer
 tests_unit_t_tok_exact_LDADD = libqntok.a $(LDADD) $(PCRE2_LIBS) $(ICU_LIBS)
-EXTRA_DIST += tests/unit/t_tok_exact.js
+EXTRA_DIST += tokenizer/tiktoken-ids.js

@@ -180,7 +180,7 @@ int main(void)
 			continue;
 		}
 		qn_buf_reset(&cmd);
-		qn_buf_appendf(&cmd, "NODE_PATH='%s' node '%s/tests/unit/t_tok_exact.js' %s", peers,
+		qn_buf_appendf(&cmd, "NODE_PATH='%s' node '%s/tokenizer/tiktoken-ids.js' %s", peers,
 			       getenv("QN_TOP_SRCDIR") ? getenv("QN_TOP_SRCDIR") : "../..", encs[k]);
 		for (int i = 0; i < 4; i++)
 			qn_buf_appendf(&cmd, " '%s'", tap_path(files[i]));
