@@ -25,3 +25,11 @@ unit_tests += tests/unit/t_train_model
 tests_unit_t_train_model_SOURCES = tests/unit/t_train_model.c tests/tap.h
 tests_unit_t_train_model_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
 tests_unit_t_train_model_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)
+
+bin_PROGRAMS += quern-train
+quern_train_SOURCES = trainer/quern-train.c
+quern_train_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
+quern_train_LDADD = libqntrain.a libqnmodel.a libqndata.a $(LDADD) $(QN_MODEL_LIBS)
+dist_man_MANS += man/quern-train.1
+cli_tests += tests/cli/t0800-train-man-examples.sh
+EXTRA_DIST += tests/cli/train-data.sh
