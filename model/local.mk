@@ -37,3 +37,6 @@ bench_model_bench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model $(OPENBLAS_CFL
 bench_model_bench_CFLAGS = $(AM_CFLAGS) -fopenmp
 bench_model_bench_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS) -ldl
 
+# ---- GPU path (model/cuda/, issue 8; owned there): its rules and tests ----
+include $(srcdir)/model/cuda/local.mk
+# ---- end of the GPU path ----
