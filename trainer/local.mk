@@ -31,5 +31,13 @@ quern_train_SOURCES = trainer/quern-train.c
 quern_train_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
 quern_train_LDADD = libqntrain.a libqnmodel.a libqndata.a $(LDADD) $(QN_MODEL_LIBS)
 dist_man_MANS += man/quern-train.1
-cli_tests += tests/cli/t0800-train-man-examples.sh
+cli_tests += \
+	tests/cli/t0800-train-man-examples.sh \
+	tests/cli/t0801-train-errors.sh
 EXTRA_DIST += tests/cli/train-data.sh
+
+# A test-only shard writer for the CLI tests (where quern-shard is not built).
+check_PROGRAMS += tests/trainer-mkshards
+tests_trainer_mkshards_SOURCES = tests/trainer-mkshards.c
+tests_trainer_mkshards_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/datasets -I$(top_srcdir)/tokenizer
+tests_trainer_mkshards_LDADD = libqndata.a libqntok.a $(LDADD) $(PCRE2_LIBS) $(ICU_LIBS)

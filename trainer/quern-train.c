@@ -355,6 +355,7 @@ static int train_step(struct trainer *tr, uint64_t accum)
 		printf("step %llu/%llu: loss %.6f lr %.4e norm %.4f %.0f ms %.0f tok/s\n",
 		       (unsigned long long)tr->st.step, (unsigned long long)o->steps, loss,
 		       lr, norm, dt * 1e3, (double)o->total_batch / dt);
+	fflush(stdout);	/* a line a step, also into a pipe */
 	if (!isfinite(loss)) {
 		fail("step %llu: the loss is not finite", (unsigned long long)tr->st.step);
 		return -1;
@@ -701,6 +702,7 @@ int main(int argc, char **argv)
 			if (!opt.quiet)
 				printf("step %llu/%llu: val_loss %.6f\n", (unsigned long long)tr.st.step,
 				       (unsigned long long)o.steps, vl);
+			fflush(stdout);
 		}
 		if (opt.ckpt_every && tr.st.step % opt.ckpt_every == 0 && tr.st.step < end_step) {
 			free(last_ckpt);

@@ -1,0 +1,80 @@
+#!/bin/sh
+# quern-train at its edges: usage errors, the CUDA flag, corrupt and
+# foreign checkpoints, options that --resume refuses, SIGTERM (a
+# checkpoint, a failed run that names it, and a resume that finishes),
+# --init-from-llmc (the exported weights come back unchanged), and the
+# reference path computing what the fast path does.
+SRC=$(cd "${QN_TOP_SRCDIR:-.}" && pwd)
+. "$SRC/tests/cli/lib.sh"
+. "$SRC/tests/cli/train-data.sh"
+command -v sqlite3 >/dev/null 2>&1 || skip_all "no sqlite3"
+M="--layers 2 --heads 2 --width 32 -B 4 -T 16"
+
+fails 2 "no output directory" quern-train $M shards
+fails 2 "no data" quern-train -o c $M
+fails 2 "both a directory and a snapshot" quern-train -o c --snapshot x $M shards
+fails 2 "heads that do not divide the width" quern-train -o c --layers 2 --heads 3 --width 32 shards
+like "says so" 'multiple of n_head|heads' "$(err)"
+fails 2 "a batch that is not a multiple of B*T" quern-train -o c $M --batch-tokens 100 shards
+fails 2 "-T past the context" quern-train -o c $M --context 8 shards
+fails 2 "warmup past the run" quern-train -o c $M --steps 5 --warmup 6 shards
+fails 2 "a negative learning rate" quern-train -o c $M --lr -1 shards
+fails 2 "an unknown device" quern-train -o c $M --device tpu shards
+fails 1 "--device cuda is refused in a CPU build" quern-train -o c $M --device cuda shards
+like "with a message" 'cuda.*CPU' "$(err)"
+fails 1 "a missing shard directory" quern-train -o c $M nothere
+fails 1 "an unknown snapshot" quern-train -o c $M --snapshot nope
+like "names the tag" "nope" "$(err)"
+ok "--help" quern-train --help
+like "--help lists --resume" '--resume CKPT' "$(out)"
+
+# A first run, stopped by SIGTERM after some steps.
+quern-train -o sig $M --steps 100000 --warmup 2 --val-every 0 shards > sig.out 2> sig.err &
+pid=$!
+i=0
+while [ $i -lt 300 ] && ! grep -q '^step 3/' sig.out 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $pid
+wait $pid
+is "SIGTERM: exit 1" 1 $?
+n=$(sed -n 's/^step \([0-9]*\)\/.*/\1/p' sig.out | tail -n 1)
+ck=$(printf 'sig/step-%06d.ckpt' "$n")
+ok "a checkpoint of the last step ($n)" test -s "$ck"
+like "stderr says how to resume" "resume with --resume $ck" "$(cat sig.err)"
+is "the run is failed, with the reason" "failed" \
+	"$(sql "SELECT status FROM runs WHERE tool = 'quern-train' ORDER BY id DESC LIMIT 1")"
+like "the reason names the checkpoint" "$ck" \
+	"$(sql "SELECT error FROM runs WHERE tool = 'quern-train' ORDER BY id DESC LIMIT 1" 2>&1)"
+ok "the checkpoint is recorded" test "$(sql "SELECT count(*) FROM checkpoints c JOIN files f ON f.id = c.file WHERE f.path LIKE '%$ck'")" = 1
+ok "resume it, shortened to 2 more steps" quern-train -q -o sig --resume "$ck" --steps $((n + 2)) shards
+ok "and it finishes" test -s "$(printf 'sig/step-%06d.ckpt' $((n + 2)))"
+
+fails 2 "--resume refuses model options" quern-train -o sig --resume "$ck" --layers 3 shards
+fails 2 "--resume refuses optimisation options" quern-train -o sig --resume "$ck" --lr 1 shards
+fails 2 "--steps before the checkpoint's step" quern-train -o sig --resume "$ck" --steps 1 shards
+
+# Corrupt and foreign checkpoints.
+cp "$ck" bad.ckpt
+printf 'z' | dd of=bad.ckpt bs=1 seek=5000 conv=notrunc 2>/dev/null
+fails 1 "a corrupt checkpoint" quern-train -o r --resume bad.ckpt shards
+like "is named, with the reason" 'bad.ckpt: checksum' "$(err)"
+head -c 1000 "$ck" > short.ckpt
+fails 1 "a truncated checkpoint" quern-train -o r --resume short.ckpt shards
+like "says truncated" 'short.ckpt: truncated' "$(err)"
+fails 1 "a shard is not a checkpoint" quern-train -o r --resume shards/train_000000.bin shards
+like "bad magic" 'not a quern checkpoint' "$(err)"
+
+# --init-from-llmc: export, re-import, and one step at lr 0 changes nothing.
+ok "export" quern-train -q -o e $M --steps 2 --export-llmc e.bin shards
+ok "import, one step at lr 0" quern-train -q -o e2 --steps 1 -B 4 -T 16 --lr 0 --init-from-llmc e.bin --export-llmc e2.bin shards
+ok "the weights come back byte for byte" cmp e.bin e2.bin
+fails 2 "--init-from-llmc takes the shape from the file" quern-train -o e3 --layers 3 --init-from-llmc e.bin shards
+fails 1 "a checkpoint is not an llm.c file" quern-train -o e3 --init-from-llmc "$ck" shards
+like "says so" 'not an llm.c model file' "$(err)"
+
+# The reference path computes what the fast path does (to rounding).
+ok "fast, 3 steps" quern-train -o f $M --steps 3 --val-every 0 shards
+cp "$T/.out" fast.out
+ok "reference, 3 steps" quern-train -o g $M --steps 3 --val-every 0 --reference shards
+paste -d' ' fast.out "$T/.out" | awk '/^step/ { d = $4 - $16; if (d < 0) d = -d; if (d > m) m = d } END { print m + 0 }' > diff.txt
+ok "the losses agree within 1e-4 (largest difference $(cat diff.txt))" awk 'NR == 1 { exit !($1 < 1e-4) }' diff.txt
+done_testing
