@@ -29,6 +29,12 @@ tests_unit_t_gpt_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)
 tests_unit_t_gpt_grad_SOURCES = tests/unit/t_gpt_grad.c model/ops_ref.c tests/tap.h
 tests_unit_t_gpt_grad_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model -DQN_REF_DOUBLE
 tests_unit_t_gpt_grad_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)
+# the same model in PyTorch ($TORCH_PYTHON); skips without torch
+unit_tests += tests/unit/t_gpt_torch
+tests_unit_t_gpt_torch_SOURCES = tests/unit/t_gpt_torch.c tests/tap.h
+tests_unit_t_gpt_torch_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
+tests_unit_t_gpt_torch_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)
+EXTRA_DIST += tests/model/gpt_torch.py
 
 # make bench BENCH=model
 EXTRA_PROGRAMS += bench/model-bench
