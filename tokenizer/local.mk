@@ -24,3 +24,10 @@ tests_unit_t_tok_exact_SOURCES = tests/unit/t_tok_exact.c tests/tap.h
 tests_unit_t_tok_exact_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tokenizer
 tests_unit_t_tok_exact_LDADD = libqntok.a $(LDADD) $(PCRE2_LIBS) $(ICU_LIBS)
 EXTRA_DIST += tokenizer/tiktoken-ids.js
+
+bin_PROGRAMS += quern-tokenize
+quern_tokenize_SOURCES = tokenizer/quern-tokenize.c
+quern_tokenize_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tokenizer
+quern_tokenize_LDADD = libqntok.a $(LDADD) $(PCRE2_LIBS) $(ICU_LIBS)
+dist_man_MANS += man/quern-tokenize.1
+cli_tests += tests/cli/t0600-tokenize-man-examples.sh tests/cli/t0601-tokenize-cli.sh
