@@ -11,6 +11,7 @@
 #ifndef QN_COLLECT_H
 #define QN_COLLECT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -77,6 +78,12 @@ void scratch_free(struct scratch *s);
  * lines of its documents to json.  Never fails the run.
  */
 void collect_item(struct item *it, struct scratch *s, struct qn_buf *json);
+/*
+ * The same for bytes in memory, as if they were a file's content
+ * (it->source names them); for tests and fuzzing.  Sets no hash.
+ */
+void collect_bytes(struct item *it, struct scratch *s, const void *p, size_t n,
+		   struct qn_buf *json);
 void item_release(struct item *it);
 
 #endif

@@ -727,8 +727,9 @@ static void walk_archive(struct ctx *c, struct archive *a, int depth, struct arc
 		if (archive_entry_size_is_set(ent) && (uint64_t)archive_entry_size(ent) > limits.max_doc_bytes) {
 			skip(c, NULL, SK_TOO_LARGE, 0, "over %llu bytes",
 			     (unsigned long long)limits.max_doc_bytes);
-			/* Skipping it decompresses it: it counts against the budget. */
-			expand(c, (uint64_t)archive_entry_size(ent));
+			/* Skipping it through a filter decompresses it: that counts against the budget. */
+			if (has_filter(a))
+				expand(c, (uint64_t)archive_entry_size(ent));
 			loc_pop(c, old);
 			ent = NULL;
 			continue;
@@ -1114,6 +1115,22 @@ out:
 	qn_buf_release(&mem);
 	if (text->cap > 4 * (size_t)TEXT_CHUNK + limits.max_doc_bytes / 4)
 		qn_buf_release(text);
+}
+
+void collect_bytes(struct item *it, struct scratch *s, const void *p, size_t n,
+		   struct qn_buf *json)
+{
+	struct ctx c;
+	struct hints h;
+
+	memset(&c, 0, sizeof c);
+	c.it = it;
+	c.s = s;
+	c.json = json;
+	s->raw = s->size = n;
+	memset(&h, 0, sizeof h);
+	content(&c, n ? p : "", n, 0, &h);
+	qn_buf_release(&c.loc);
 }
 
 static void file_error(struct item *it, const char *what)
