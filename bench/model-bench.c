@@ -5,7 +5,9 @@
  *	model-bench L HEADS WIDTH T B VOCAB STEPS [fast|ref]
  *
  * Prints ms/step (the mean over STEPS after one warm-up step), tokens/s,
- * and the share of thread time spent inside cblas_sgemm: this file
+ * the CPU time per step (on a machine shared with other work the wall
+ * time says more about the others than about us), and the share of
+ * thread time spent inside cblas_sgemm: this file
  * defines cblas_sgemm itself, timing each call around OpenBLAS's (found
  * with dlsym(RTLD_NEXT)), so the model library's calls come here.
  */
@@ -33,6 +35,13 @@ typedef void sgemm_fn(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
 		      const enum CBLAS_TRANSPOSE, const blasint, const blasint,
 		      const blasint, const float, const float *, const blasint,
 		      const float *, const blasint, const float, float *, const blasint);
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static sgemm_fn *real_sgemm;
 static double sgemm_seconds;	/* summed over threads */
@@ -90,11 +99,12 @@ int main(int argc, char **argv)
 		tgt[i] = (int32_t)((s >> 33) % c.vocab);
 	}
 	float *mm = calloc(m->nparams, 4), *vv = calloc(m->nparams, 4);
-	double t0 = 0, tf = 0, tb = 0, to = 0;
+	double t0 = 0, c0 = 0, tf = 0, tb = 0, to = 0;
 	float loss = 0;
 	for (int step = 0; step <= steps; step++) {
 		if (step == 1) {	/* the first step is warm-up */
 			t0 = now();
+			c0 = cpu_now();
 			sgemm_seconds = sgemm_flops = tf = tb = to = 0;
 		}
 		double a = now();
@@ -112,7 +122,7 @@ int main(int argc, char **argv)
 		double e = now();
 		tf += b - a, tb += d - b, to += e - d;
 	}
-	double wall = now() - t0, ms = 1000 * wall / steps;
+	double wall = now() - t0, cpu = cpu_now() - c0, ms = 1000 * wall / steps;
 	int threads = fast ? omp_get_max_threads() : 1;
 	double share = 1 - sgemm_seconds / (threads * wall);
 	printf("model-bench: L=%d heads=%d width=%d T=%d B=%d vocab=%d (%zu params) %s, %d thread%s\n",
@@ -121,11 +131,13 @@ int main(int argc, char **argv)
 	printf("  %.1f ms/step (forward %.1f, backward %.1f, adamw %.1f), %.0f tokens/s, loss %.4f after %d steps\n",
 	       ms, 1000 * tf / steps, 1000 * tb / steps, 1000 * to / steps,
 	       (double)B * T * steps / wall, loss, steps + 1);
+	printf("  CPU time %.1f ms/step over %d thread%s (%.1f ms/step if they had the cores to themselves)\n",
+	       1000 * cpu / steps, threads, threads > 1 ? "s" : "", 1000 * cpu / steps / threads);
 	printf("  sgemm: %.1f GFLOP/step at %.0f GFLOP/s per thread; time outside sgemm: %.0f%%\n",
 	       sgemm_flops / steps * 1e-9,
 	       sgemm_seconds > 0 ? sgemm_flops / sgemm_seconds * 1e-9 : 0, 100 * share);
-	printf("RESULT ms_per_step=%.2f tokens_per_s=%.0f outside_sgemm=%.3f\n", ms,
-	       (double)B * T * steps / wall, share);
+	printf("RESULT ms_per_step=%.2f tokens_per_s=%.0f outside_sgemm=%.3f cpu_ms_per_step=%.2f\n", ms,
+	       (double)B * T * steps / wall, share, 1000 * cpu / steps);
 	free(inp), free(tgt), free(mm), free(vv);
 	qn_gpt_free(m);
 	return 0;

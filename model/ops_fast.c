@@ -70,6 +70,16 @@ static void slab(int len, int n, int i, int align, int *lo, int *hi)
 	*hi = b * align < len ? b * align : len;
 }
 
+/*
+ * The loops heavy in exp (the cross-entropy's rows, GELU) are built twice,
+ * for AVX2 and for any x86-64, and chosen when the program loads.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE __attribute__((target_clones("avx2", "default")))
+#else
+#define WIDE
+#endif
+
 /* exp(x) for float, vectorisable; inputs are clamped to [-87.3, 88.7]. */
 #pragma omp declare simd notinbranch
 static inline float vexp(float x)
@@ -372,9 +382,9 @@ void qn_fast_attention_backward(float *dqkv, float *dpreatt, float *datt,
 #define GELU_SCALE 0.7978845608f
 #define GELU_CUBE 0.044715f
 
-void qn_fast_gelu_forward(float *out, const float *inp, size_t n)
+WIDE static void gelu_fwd(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for simd schedule(static)
+#pragma omp simd
 	for (size_t i = 0; i < n; i++) {
 		float x = inp[i];
 		float u = GELU_SCALE * (x + GELU_CUBE * x * x * x);
@@ -382,9 +392,9 @@ void qn_fast_gelu_forward(float *out, const float *inp, size_t n)
 	}
 }
 
-void qn_fast_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
+WIDE static void gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n)
 {
-#pragma omp parallel for simd schedule(static)
+#pragma omp simd
 	for (size_t i = 0; i < n; i++) {
 		float x = inp[i];
 		float u = GELU_SCALE * (x + GELU_CUBE * x * x * x);
@@ -395,6 +405,31 @@ void qn_fast_gelu_backward(float *dinp, const float *inp, const float *dout, siz
 	}
 }
 
+/* Pointwise work in chunks of 4096, spread over the threads. */
+#define CHUNK 4096
+
+void qn_fast_gelu_forward(float *out, const float *inp, size_t n)
+{
+	long chunks = (long)((n + CHUNK - 1) / CHUNK);
+
+#pragma omp parallel for schedule(static)
+	for (long c = 0; c < chunks; c++) {
+		size_t lo = (size_t)c * CHUNK, len = n - lo < CHUNK ? n - lo : CHUNK;
+		gelu_fwd(out + lo, inp + lo, len);
+	}
+}
+
+void qn_fast_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
+{
+	long chunks = (long)((n + CHUNK - 1) / CHUNK);
+
+#pragma omp parallel for schedule(static)
+	for (long c = 0; c < chunks; c++) {
+		size_t lo = (size_t)c * CHUNK, len = n - lo < CHUNK ? n - lo : CHUNK;
+		gelu_bwd(dinp + lo, inp + lo, dout + lo, len);
+	}
+}
+
 void qn_fast_residual_forward(float *out, const float *a, const float *b, size_t n)
 {
 #pragma omp parallel for simd schedule(static)
@@ -402,31 +437,36 @@ void qn_fast_residual_forward(float *out, const float *a, const float *b, size_t
 		out[i] = a[i] + b[i];
 }
 
+/* One row of the softmax over V of Vp columns; returns the loss. */
+WIDE static float xent_row(float *p, const float *l, int target, int V, int Vp)
+{
+	float max = -INFINITY, sum = 0;
+
+#pragma omp simd reduction(max:max)
+	for (int i = 0; i < V; i++)
+		max = l[i] > max ? l[i] : max;
+#pragma omp simd reduction(+:sum)
+	for (int i = 0; i < V; i++) {
+		p[i] = vexp(l[i] - max);
+		sum += p[i];
+	}
+	float inv = 1.0f / sum;
+#pragma omp simd
+	for (int i = 0; i < V; i++)
+		p[i] *= inv;
+	for (int i = V; i < Vp; i++)
+		p[i] = 0;
+	return logf(sum) - (l[target] - max);
+}
+
 /* Rows in parallel: max, exp and sum, scale; the loss from log(sum). */
 void qn_fast_softmax_xent_forward(float *losses, float *probs, const float *logits,
 				  const int32_t *targets, int N, int V, int Vp)
 {
 #pragma omp parallel for schedule(static)
-	for (int n = 0; n < N; n++) {
-		const float *l = logits + (size_t)n * Vp;
-		float *p = probs + (size_t)n * Vp;
-		float max = -INFINITY, sum = 0;
-#pragma omp simd reduction(max:max)
-		for (int i = 0; i < V; i++)
-			max = l[i] > max ? l[i] : max;
-#pragma omp simd reduction(+:sum)
-		for (int i = 0; i < V; i++) {
-			p[i] = vexp(l[i] - max);
-			sum += p[i];
-		}
-		float inv = 1.0f / sum;
-#pragma omp simd
-		for (int i = 0; i < V; i++)
-			p[i] *= inv;
-		for (int i = V; i < Vp; i++)
-			p[i] = 0;
-		losses[n] = logf(sum) - (l[targets[n]] - max);
-	}
+	for (int n = 0; n < N; n++)
+		losses[n] = xent_row(probs + (size_t)n * Vp, logits + (size_t)n * Vp,
+				     targets[n], V, Vp);
 }
 
 void qn_fast_softmax_xent_backward(float *dlogits, const float *probs,
