@@ -81,6 +81,14 @@ void qn_signer_sign(struct qn_signer *s, const char *text, size_t n,
  */
 void qn_signer_normalize(struct qn_signer *s, const char *text, size_t n,
 			 struct qn_buf *out);
+/*
+ * The word hashes of text (normalized first): ASCII text by the short
+ * path, other text by ICU; _icu always by ICU.  *words belongs to s.
+ */
+size_t qn_signer_words(struct qn_signer *s, const char *text, size_t n,
+		       const uint64_t **words);
+size_t qn_signer_words_icu(struct qn_signer *s, const char *text, size_t n,
+			   const uint64_t **words);
 /* The hash of one line after normalization; 0 for a blank line. */
 uint64_t qn_signer_line_hash(struct qn_signer *s, const char *line, size_t n);
 

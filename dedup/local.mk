@@ -9,3 +9,12 @@ bin_PROGRAMS += quern-dedup
 quern_dedup_SOURCES = dedup/quern-dedup.c
 quern_dedup_CPPFLAGS = $(AM_CPPFLAGS) $(ICU_CFLAGS)
 quern_dedup_LDADD = $(QN_DEDUP_LIBS)
+
+unit_tests += tests/unit/t_dedup_sort
+tests_unit_t_dedup_sort_SOURCES = tests/unit/t_dedup_sort.c tests/tap.h
+tests_unit_t_dedup_sort_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/dedup
+tests_unit_t_dedup_sort_LDADD = $(QN_DEDUP_LIBS)
+unit_tests += tests/unit/t_dedup
+tests_unit_t_dedup_SOURCES = tests/unit/t_dedup.c tests/tap.h
+tests_unit_t_dedup_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/dedup
+tests_unit_t_dedup_LDADD = $(QN_DEDUP_LIBS)

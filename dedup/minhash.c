@@ -50,6 +50,9 @@ int qn_dedup_params_cmp(const struct qn_dedup_params *a, const struct qn_dedup_p
 		 a->ngram == b->ngram && a->norm == b->norm && a->seed == b->seed);
 }
 
+static unsigned char wclass[128];	/* word classes of ASCII, see words_ascii */
+static void wclass_init(void);
+
 struct qn_signer {
 	struct qn_dedup_params p;
 	int k;
@@ -80,6 +83,8 @@ struct qn_signer *qn_signer_new(const struct qn_dedup_params *p)
 	uint64_t st = p->seed;
 	int i;
 
+	if (!wclass['a'])
+		wclass_init();	/* idempotent: threads racing here write the same bytes */
 	s->p = *p;
 	s->k = p->bands * p->rows;
 	s->a = qn_xmalloc((size_t)s->k * sizeof *s->a);
@@ -301,41 +306,197 @@ static size_t sort_unique(uint64_t *v, size_t n)
 	return o;
 }
 
-/* Word hashes of s->u16[0..len) into s->words; returns the count. */
-static size_t words16(struct qn_signer *s, int32_t len)
+/* Appends the word hashes of s->u16[0..len) to s->words[0..nw); returns the new count. */
+static size_t words16(struct qn_signer *s, int32_t len, size_t nw)
 {
 	UErrorCode ec = U_ZERO_ERROR;
-	size_t nw = 0;
 	int32_t a, b;
+	char w8[256];
 
 	if (len == 0)
-		return 0;
+		return nw;
 	ubrk_setText(s->brk, s->u16, len, &ec);
 	if (U_FAILURE(ec))
-		return 0;
+		return nw;
 	a = ubrk_first(s->brk);
 	while ((b = ubrk_next(s->brk)) != UBRK_DONE) {
 		if (ubrk_getRuleStatus(s->brk) != UBRK_WORD_NONE) {
+			int32_t n8 = 0;
+			uint64_t h;
+
+			/* Hashed as UTF-8, as the ASCII path hashes its words. */
+			ec = U_ZERO_ERROR;
+			u_strToUTF8(w8, sizeof w8, &n8, s->u16 + a, b - a, &ec);
+			if (U_SUCCESS(ec) && ec != U_STRING_NOT_TERMINATED_WARNING) {
+				h = XXH3_64bits(w8, (size_t)n8);
+			} else {
+				struct qn_buf t = QN_BUF_INIT;
+
+				qn_buf_grow(&t, (size_t)n8 + 1);
+				ec = U_ZERO_ERROR;
+				u_strToUTF8(t.data, (int32_t)t.cap, &n8, s->u16 + a, b - a, &ec);
+				h = XXH3_64bits(t.data, (size_t)n8);
+				qn_buf_release(&t);
+			}
 			s->words = grow(s->words, &s->wcap, nw + 1, sizeof *s->words);
-			s->words[nw++] = XXH3_64bits(s->u16 + a, (size_t)(b - a) * sizeof(UChar));
+			s->words[nw++] = h;
 		}
 		a = b;
 	}
 	return nw;
 }
 
-/* The minima of the K hash functions over the shingles sh[0..n). */
-static void minhash(struct qn_signer *s, const uint64_t *sh, size_t n)
+/*
+ * Word Break classes (UAX #29 as ICU tailors it) of the ASCII characters
+ * that can be inside a word: letters and '@' (ALetter in ICU), digits,
+ * '_' (ExtendNumLet), '.' and '\'' (MidNumLet, Single_Quote), ',' and ';'
+ * (MidNum).  ICU leaves ':' out of MidLetter.  t_dedup checks these
+ * against ICU itself on crafted and real text.
+ */
+enum { W_OTHER, W_LETTER, W_DIGIT, W_ENL, W_MIDNUMLET, W_MIDNUM };
+
+static void wclass_init(void)
 {
-	const uint64_t *a = s->a, *b = s->b;
-	uint32_t *sig = s->sig;
-	int k = s->k, i;
+	int c;
+
+	for (c = 'a'; c <= 'z'; c++)
+		wclass[c] = W_LETTER;
+	for (c = 'A'; c <= 'Z'; c++)
+		wclass[c] = W_LETTER;
+	for (c = '0'; c <= '9'; c++)
+		wclass[c] = W_DIGIT;
+	wclass['@'] = W_LETTER;	/* ICU's tailoring, for e-mail addresses */
+	wclass['_'] = W_ENL;
+	wclass['.'] = W_MIDNUMLET;
+	wclass['\''] = W_MIDNUMLET;
+	wclass[','] = W_MIDNUM;
+	wclass[';'] = W_MIDNUM;
+}
+
+/*
+ * The words of ASCII text t[0..n), as ICU's word break iterator finds
+ * them: runs of letters, digits and '_', joined across one '.' or '\''
+ * between letters or between digits, or one ',' or ';' between digits.
+ * Appends their hashes to s->words[0..nw); returns the new count.
+ */
+static size_t words_ascii(struct qn_signer *s, const char *t, size_t n, size_t nw)
+{
+	const unsigned char *u = (const unsigned char *)t;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j;
+
+		if (wclass[u[i]] < W_LETTER || wclass[u[i]] > W_ENL) {
+			i++;
+			continue;
+		}
+		j = i + 1;
+		for (;;) {
+			int c, p, q;
+
+			if (j < n && (c = wclass[u[j]]) >= W_LETTER && c <= W_ENL) {
+				j++;
+				continue;
+			}
+			if (j + 1 >= n)
+				break;
+			c = wclass[u[j]];
+			p = wclass[u[j - 1]];
+			q = wclass[u[j + 1]];
+			if (c == W_MIDNUMLET && ((p == W_LETTER && q == W_LETTER) ||
+						 (p == W_DIGIT && q == W_DIGIT))) {
+				j += 2;
+				continue;
+			}
+			if (c == W_MIDNUM && p == W_DIGIT && q == W_DIGIT) {
+				j += 2;
+				continue;
+			}
+			break;
+		}
+		/* One '_' alone is not a word to ICU (two are). */
+		if (j - i > 1 || u[i] != '_') {
+			s->words = grow(s->words, &s->wcap, nw + 1, sizeof *s->words);
+			s->words[nw++] = XXH3_64bits(t + i, j - i);
+		}
+		i = j;
+	}
+	return nw;
+}
+
+/*
+ * Words of normalized UTF-8 text t[0..n).  ICU never joins a word across
+ * white space, so the text is cut at ASCII white space into chunks that
+ * are segmented independently with the same result: ASCII chunks by
+ * words_ascii, the others by ICU.
+ */
+static size_t words_utf8(struct qn_signer *s, const char *t, size_t n)
+{
+	size_t i = 0, nw = 0;
+
+	while (i < n) {
+		size_t j = i;
+		int ascii = 1;
+
+		while (j < n && !ascii_space((unsigned char)t[j])) {
+			ascii &= (unsigned char)t[j] < 0x80;
+			j++;
+		}
+		if (j > i && ascii) {
+			nw = words_ascii(s, t + i, j - i, nw);
+		} else if (j > i) {
+			UErrorCode ec = U_ZERO_ERROR;
+			int32_t len = 0;
+
+			need16(s, j - i);
+			u_strFromUTF8Lenient(s->u16, s->u16cap, &len, t + i, (int32_t)(j - i), &ec);
+			if (U_SUCCESS(ec))
+				nw = words16(s, len, nw);
+		}
+		i = j + 1;
+	}
+	return nw;
+}
+
+/* The word hashes of text by ICU alone, for the tests of the chunked path. */
+size_t qn_signer_words_icu(struct qn_signer *s, const char *text, size_t n,
+			   const uint64_t **words)
+{
+	size_t nw = words16(s, norm16(s, text, n), 0);
+
+	*words = s->words;
+	return nw;
+}
+
+size_t qn_signer_words(struct qn_signer *s, const char *text, size_t n,
+		       const uint64_t **words)
+{
+	size_t nw;
+
+	qn_signer_normalize(s, text, n, &s->norm);
+	nw = words_utf8(s, qn_buf_str(&s->norm), s->norm.len);
+	*words = s->words;
+	return nw;
+}
+
+/*
+ * The minima of the K hash functions over the shingles sh[0..n).  The
+ * hash functions take the low 32 bits of a shingle hash: the multiply-
+ * add-shift scheme is strongly universal on 32-bit keys, and the loop
+ * becomes 32x32->64 multiplies that vectorize (AVX2 where the CPU has it).
+ */
+__attribute__((target_clones("avx2", "default")))
+static void minhash(uint32_t *restrict sig, const uint64_t *restrict a,
+		    const uint64_t *restrict b, int k, const uint64_t *sh, size_t n)
+{
+	int i;
 	size_t j;
 
 	for (i = 0; i < k; i++)
 		sig[i] = UINT32_MAX;
 	for (j = 0; j < n; j++) {
-		uint64_t x = sh[j];
+		uint64_t x = (uint32_t)sh[j];
 
 		for (i = 0; i < k; i++) {
 			uint32_t v = (uint32_t)((a[i] * x + b[i]) >> 32);
@@ -347,17 +508,30 @@ static void minhash(struct qn_signer *s, const uint64_t *sh, size_t n)
 
 void qn_signer_sign(struct qn_signer *s, const char *text, size_t n, struct qn_docsig *out)
 {
-	size_t nsh = 0, j, nw;
-	int32_t len;
-	int ng = s->p.ngram;
+	size_t nsh = 0, j, nw = 0, l;
+	int32_t len = 0;
+	int ng = s->p.ngram, ascii = is_ascii(text, n);
 
 	memset(out, 0, sizeof *out);
-	len = norm16(s, text, n);
-	to_utf8(s, len, &s->norm);
-	out->exact = qn_hash_bytes(s->norm.data ? s->norm.data : "", s->norm.len);
+	if (ascii) {
+		norm_ascii(s->p.norm, text, n, &s->norm);
+		if (s->p.shingle == QN_SHINGLE_WORD) {
+			nw = words_utf8(s, qn_buf_str(&s->norm), s->norm.len);
+		} else {
+			need16(s, s->norm.len);
+			for (j = 0; j < s->norm.len; j++)
+				s->u16[j] = (UChar)(unsigned char)s->norm.data[j];
+			len = (int32_t)s->norm.len;
+		}
+	} else {
+		len = norm16(s, text, n);
+		to_utf8(s, len, &s->norm);
+		if (s->p.shingle == QN_SHINGLE_WORD)
+			nw = words_utf8(s, qn_buf_str(&s->norm), s->norm.len);
+	}
+	out->exact = qn_hash_bytes(qn_buf_str(&s->norm), s->norm.len);
 
 	if (s->p.shingle == QN_SHINGLE_WORD) {
-		nw = words16(s, len);
 		if (nw) {
 			nsh = nw >= (size_t)ng ? nw - (size_t)ng + 1 : 1;
 			s->sh = grow(s->sh, &s->shcap, nsh, sizeof *s->sh);
@@ -368,8 +542,7 @@ void qn_signer_sign(struct qn_signer *s, const char *text, size_t n, struct qn_d
 			}
 		}
 	} else if (len > 0) {
-		size_t l = (size_t)len;
-
+		l = (size_t)len;
 		nsh = l >= (size_t)ng ? l - (size_t)ng + 1 : 1;
 		s->sh = grow(s->sh, &s->shcap, nsh, sizeof *s->sh);
 		for (j = 0; j < nsh; j++) {
@@ -378,7 +551,7 @@ void qn_signer_sign(struct qn_signer *s, const char *text, size_t n, struct qn_d
 			s->sh[j] = XXH3_64bits_withSeed(s->u16 + j, m * sizeof(UChar), s->p.seed);
 		}
 	}
-	minhash(s, s->sh, nsh);
+	minhash(s->sig, s->a, s->b, s->k, s->sh, nsh);
 	out->sig = s->sig;
 	out->nshingles = nsh;
 
@@ -394,14 +567,14 @@ void qn_signer_sign(struct qn_signer *s, const char *text, size_t n, struct qn_d
 
 		while (i < n) {
 			const char *e = memchr(text + i, '\n', n - i);
-			size_t l = e ? (size_t)(e - (text + i)) : n - i;
-			uint64_t h = qn_signer_line_hash(s, text + i, l);
+			size_t ll = e ? (size_t)(e - (text + i)) : n - i;
+			uint64_t h = qn_signer_line_hash(s, text + i, ll);
 
 			if (h) {
 				s->lines = grow(s->lines, &s->lcap, nl + 1, sizeof *s->lines);
 				s->lines[nl++] = h;
 			}
-			i += l + 1;
+			i += ll + 1;
 		}
 		out->lines = s->lines;
 		out->nlines = (uint32_t)sort_unique(s->lines, nl);
