@@ -34,6 +34,15 @@ dist_man_MANS += man/quern-train.1
 cli_tests += \
 	tests/cli/t0800-train-man-examples.sh \
 	tests/cli/t0801-train-errors.sh
+
+bin_PROGRAMS += quern-sample
+quern_sample_SOURCES = trainer/quern-sample.c
+quern_sample_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model -I$(top_srcdir)/tokenizer
+quern_sample_LDADD = libqntrain.a libqnmodel.a libqntok.a $(LDADD) $(QN_MODEL_LIBS) $(PCRE2_LIBS) $(ICU_LIBS)
+dist_man_MANS += man/quern-sample.1
+cli_tests += \
+	tests/cli/t0900-sample-man-examples.sh \
+	tests/cli/t0901-sample-errors.sh
 EXTRA_DIST += tests/cli/train-data.sh
 
 # A test-only shard writer for the CLI tests (where quern-shard is not built).

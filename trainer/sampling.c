@@ -143,3 +143,22 @@ int qn_sample(struct qn_sampler *s, const float *logits, int n,
 	}
 	return c[k - 1].id;
 }
+
+size_t qn_utf8_ready(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i;
+
+	for (i = n; i > 0 && n - i < 3; i--) {
+		unsigned char b = p[i - 1];
+		size_t need;
+
+		if (b < 0x80)
+			return n;
+		if ((b & 0xc0) == 0x80)
+			continue;	/* a continuation byte: look further back */
+		need = b >= 0xf8 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+		return n - (i - 1) < need ? i - 1 : n;
+	}
+	return n;
+}

@@ -35,4 +35,13 @@ void qn_sampler_free(struct qn_sampler *s);
 int qn_sample(struct qn_sampler *s, const float *logits, int n,
 	      const struct qn_sample_opts *o, struct qn_rng *r);
 
+/*
+ * The length of the prefix of p[0..n) that can be printed now: all of it
+ * unless it ends inside a UTF-8 sequence (a lead byte among the last
+ * three whose sequence runs past the end), which is held back until the
+ * next token's bytes complete it.  Bytes that are not UTF-8 at all are
+ * never held.
+ */
+size_t qn_utf8_ready(const char *p, size_t n);
+
 #endif

@@ -163,5 +163,32 @@ int main(void)
 	ok(same, "the same seed samples the same tokens");
 	qn_sampler_free(s);
 	qn_sampler_free(NULL);
+
+	/* Printing decoded bytes: hold back an unfinished UTF-8 character. */
+	is_int(qn_utf8_ready("abc", 3), 3, "ASCII is ready");
+	is_int(qn_utf8_ready("", 0), 0, "nothing is ready");
+	is_int(qn_utf8_ready("a\xc3", 2), 1, "a lone 2-byte lead is held");
+	is_int(qn_utf8_ready("a\xc3\xa9", 3), 3, "a whole 2-byte character is ready");
+	is_int(qn_utf8_ready("a\xe2\x82", 3), 1, "2 bytes of a 3-byte character are held");
+	is_int(qn_utf8_ready("a\xe2\x82\xac", 4), 4, "the whole euro sign is ready");
+	is_int(qn_utf8_ready("a\xf0\x9f\x98", 4), 1, "3 bytes of an emoji are held");
+	is_int(qn_utf8_ready("\xf0\x9f\x98\x80", 4), 4, "the whole emoji is ready");
+	is_int(qn_utf8_ready("a\x80\x80\x80\x80", 5), 5, "stray continuation bytes are not held");
+	is_int(qn_utf8_ready("a\xff", 2), 2, "a byte that cannot start UTF-8 is not held");
+	{
+		/* Split a text at every byte: ready prefixes rejoin to the text. */
+		const char *txt = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80!";
+		size_t len = strlen(txt), cut;
+		int good = 1;
+
+		for (cut = 0; cut <= len; cut++) {
+			size_t r = qn_utf8_ready(txt, cut);
+
+			/* what is held is a proper prefix of one character */
+			if (r > cut || cut - r > 3 || (r < cut && ((unsigned char)txt[r] & 0xc0) != 0xc0))
+				good = 0;
+		}
+		ok(good, "at every cut of a mixed text only an unfinished character is held");
+	}
 	return done_testing();
 }
