@@ -10,7 +10,8 @@
 # (nvcc's and the host compiler's) as errors.
 EXTRA_DIST += model/cuda/local.mk model/cuda/kernels.cu model/cuda/gpt_cuda.cu \
 	model/cuda/ops_check.cu model/cuda/kernels.cuh model/cuda/gpt_cuda.h \
-	model/cuda/ops_cuda.h tests/unit/t_cuda_ops.c tests/unit/t_cuda_train.c
+	model/cuda/ops_cuda.h tests/unit/t_cuda_ops.c tests/unit/t_cuda_train.c \
+	bench/gpu.sh bench/gpu-torch.py bench/gpu-bench.c
 
 if HAVE_CUDA
 QN_NVCC_FLAGS = -O3 -std=c++17 \
@@ -47,4 +48,12 @@ tests_unit_t_cuda_ops_LDADD = libqncuda.a libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)
 tests_unit_t_cuda_train_SOURCES = tests/unit/t_cuda_train.c tests/tap.h
 tests_unit_t_cuda_train_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
 tests_unit_t_cuda_train_LDADD = libqncuda.a libqnmodel.a $(LDADD) $(QN_MODEL_LIBS) $(QN_CUDA_LIBS)
+
+# The device machine's benchmark driver (bench/gpu.sh builds it there
+# without make; here make bench builds it, so it stays warning-clean).
+# bench/gpu.sh is not in bench_scripts: it needs a GPU (exit 77 without).
+EXTRA_PROGRAMS += bench/gpu-bench
+bench_gpu_bench_SOURCES = bench/gpu-bench.c
+bench_gpu_bench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
+bench_gpu_bench_LDADD = libqncuda.a libqnmodel.a $(LDADD) $(QN_MODEL_LIBS) $(QN_CUDA_LIBS)
 endif

@@ -374,3 +374,47 @@ int qn_cuda_global_norm(double *norm, const float *g, size_t n, struct qn_err *e
 	TRY(qn_k_global_norm(&r->ctx, norm, gg, n));
 	END();
 }
+
+/* uniform in [-1, 1) from a hash of the index: no host round trip */
+__global__ static void fill_kernel(bf16 *p, size_t n, uint32_t seed)
+{
+	size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n)
+		return;
+	uint32_t h = (uint32_t)i * 2654435761u ^ seed;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	p[i] = __float2bfloat16((float)(h >> 8) / 8388608.0f - 1.0f);
+}
+
+int qn_cuda_gemm_rate(int m, int n, int k, int iters, double *tflops, struct qn_err *err)
+{
+	BEGIN(64);
+	bf16 *a, *b, *out;
+	cudaEvent_t e0 = NULL, e1 = NULL;
+	float ms = 0;
+	size_t na = (size_t)m * k, nb = (size_t)n * k;
+	TRY(dev(r, (void **)&a, na * sizeof(bf16)));
+	TRY(dev(r, (void **)&b, nb * sizeof(bf16)));
+	TRY(dev(r, (void **)&out, (size_t)m * n * sizeof(bf16)));
+	fill_kernel<<<(unsigned int)((na + 255) / 256), 256, 0, r->ctx.stream>>>(a, na, 1u);
+	fill_kernel<<<(unsigned int)((nb + 255) / 256), 256, 0, r->ctx.stream>>>(b, nb, 2u);
+	TRY(cudaGetLastError() == cudaSuccess ? 0 : QN_EIO);
+	for (int i = 0; i < 3; i++)
+		TRY(qn_k_matmul_forward(&r->ctx, out, NULL, a, b, NULL, m, k, n));
+	TRY(cudaEventCreate(&e0) == cudaSuccess && cudaEventCreate(&e1) == cudaSuccess ? 0 :
+	    qn_cuda_fail(&r->ctx, __FILE__, __LINE__, "cudaEventCreate", "failed"));
+	TRY(cudaEventRecord(e0, r->ctx.stream) == cudaSuccess ? 0 : QN_EIO);
+	for (int i = 0; i < iters; i++)
+		TRY(qn_k_matmul_forward(&r->ctx, out, NULL, a, b, NULL, m, k, n));
+	TRY(cudaEventRecord(e1, r->ctx.stream) == cudaSuccess ? 0 : QN_EIO);
+	TRY(cudaEventSynchronize(e1) == cudaSuccess ? 0 : QN_EIO);
+	cudaEventElapsedTime(&ms, e0, e1);
+	cudaEventDestroy(e0);
+	cudaEventDestroy(e1);
+	*tflops = 2.0 * m * n * (double)k * iters / (ms * 1e-3) / 1e12;
+	END();
+}

@@ -70,6 +70,13 @@ int qn_cuda_adamw(float *params, float *wcopy, const float *grads, float *m, flo
 	float gscale, struct qn_err *err);
 int qn_cuda_global_norm(double *norm, const float *g, size_t n, struct qn_err *err);
 
+/*
+ * The bf16 matrix product rate of this path (qn_k_matmul_forward through
+ * cuBLASLt, fp32 accumulation) for out[m,n] = a[m,k] . b[n,k]^T on random
+ * data: the mean of iters timed products after 3 untimed, in TFLOP/s.
+ */
+int qn_cuda_gemm_rate(int m, int n, int k, int iters, double *tflops, struct qn_err *err);
+
 #ifdef __cplusplus
 }
 #endif
