@@ -714,7 +714,8 @@ static void walk_archive(struct ctx *c, struct archive *a, int depth, struct arc
 			skip(c, NULL, broken(why), 1, "%s", why ? why : "corrupt archive");
 			break;
 		}
-		if (archive_entry_filetype(ent) != AE_IFREG) {
+		/* ar members carry no file type: 0 is a file too. */
+		if (archive_entry_filetype(ent) != AE_IFREG && archive_entry_filetype(ent) != 0) {
 			ent = NULL;
 			continue;
 		}
@@ -1266,6 +1267,8 @@ again:
 		skip(&c, NULL, broken(why), 1, "%s", why ? why : "truncated or corrupt data");
 	} else if (is_raw(a)) {
 		raw_stream(&c, a);
+	} else if (limits.max_depth == 0) {
+		skip(&c, NULL, SK_DEPTH, 0, "an archive at depth 0 (--max-depth 0)");
 	} else {
 		/* An archive: its members, from the first, whose header was read. */
 		size_t old = c.loc.len;
