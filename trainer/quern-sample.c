@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "buf.h"
 #include "cli.h"
 #include "err.h"
@@ -48,6 +50,7 @@ static void usage(void)
 	       "      --seed N            the generator's seed (default 1337)\n"
 	       "      --no-stop           go on past end-of-text tokens\n"
 	       "      --echo              write the prompt before the continuation\n"
+	       "  -j, --threads N         threads of the model (default 0: all cores)\n"
 	       "  -m, --manifest DB       the manifest (default $QUERN_MANIFEST, else quern.db)\n"
 	       "  -h, --help              this help\n"
 	       "  -V, --version           the version\n\n"
@@ -107,6 +110,7 @@ int main(int argc, char **argv)
 		{ "no-stop", no_argument, NULL, O_NO_STOP },
 		{ "echo", no_argument, NULL, O_ECHO },
 		{ "manifest", required_argument, NULL, 'm' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -114,7 +118,7 @@ int main(int argc, char **argv)
 	const char *ckpt_path = NULL, *tok_path = NULL, *prompt = "", *mpath = NULL;
 	struct qn_sample_opts so = { 1.0, 0, 1.0 };
 	uint64_t max_tokens = 256, seed = 1337, ntok;
-	int no_stop = 0, echo = 0, c, rc;
+	int no_stop = 0, echo = 0, threads = 0, c, rc;
 	struct qn_ckpt ck;
 	struct qn_gpt *model = NULL;
 	struct qn_gpt_kv *kv;
@@ -134,7 +138,7 @@ int main(int argc, char **argv)
 	char *failure = NULL, num[64];
 
 	qn_cli_init(argc, argv);
-	while ((c = getopt_long(argc, argv, "c:t:p:n:m:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:t:p:n:m:j:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': ckpt_path = optarg; break;
 		case 't': tok_path = optarg; break;
@@ -151,6 +155,7 @@ int main(int argc, char **argv)
 		case O_NO_STOP: no_stop = 1; break;
 		case O_ECHO: echo = 1; break;
 		case 'm': mpath = optarg; break;
+		case 'j': threads = qn_parse_threads(optarg); break;
 		case 'h': usage(); return qn_finish_stdout(QN_EXIT_OK);
 		case 'V': qn_print_version();
 		default: qn_usage_error("invalid option");
@@ -163,6 +168,8 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		qn_usage_error("unexpected operand '%s'", argv[optind]);
 
+	if (threads)
+		omp_set_num_threads(threads);
 	if (qn_ckpt_read(ckpt_path, &ck, &err) < 0)
 		qn_errx(QN_EXIT_FAIL, "%s", err.msg);
 	if (qn_tok_load(tok_path, &tok, &err) < 0)

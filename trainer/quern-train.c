@@ -13,8 +13,9 @@
  * Everything a step computes depends only on the checkpointed state
  * (weights, moments, step, loader position, RNG), so a run stopped and
  * resumed (--resume) continues bit for bit: the same losses and the same
- * weight bytes as a run that never stopped (with the same number of
- * threads, which fixes the order of every float sum).  Checkpoints are
+ * weight bytes as a run that never stopped, whatever the number of
+ * threads of either (the fast path cuts its work in the same pieces for
+ * any count, model/ops_fast.c).  Checkpoints are
  * written atomically every --ckpt-every steps, at the end, at --stop-at,
  * and on SIGINT/SIGTERM/SIGHUP, which end the run after the current
  * step.
@@ -36,6 +37,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <omp.h>
+
 #include "cli.h"
 #include "err.h"
 #include "manifest.h"
@@ -48,7 +51,7 @@
 static struct {
 	const char *manifest, *output, *snapshot, *resume, *device;
 	const char *init_llmc, *export_llmc, *data_dir;
-	int quiet, ref;
+	int quiet, ref, threads;
 	uint64_t val_every, val_batches, ckpt_every, stop_at;
 } opt;
 
@@ -187,6 +190,7 @@ static void usage(void)
 	       "                          checking that none changed\n"
 	       "  -m, --manifest DB       the manifest (default $QUERN_MANIFEST, else quern.db)\n"
 	       "  -q, --quiet             no per-step lines\n"
+	       "  -j, --threads N         threads of the fast path (default 0: all cores)\n"
 	       "Model (ignored with --resume and --init-from-llmc):\n"
 	       "      --layers N          transformer blocks (default 4)\n"
 	       "      --heads N           attention heads (default 4)\n"
@@ -375,6 +379,7 @@ int main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "manifest", required_argument, NULL, 'm' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ "snapshot", required_argument, NULL, O_SNAPSHOT },
 		{ "layers", required_argument, NULL, O_LAYERS },
 		{ "heads", required_argument, NULL, O_HEADS },
@@ -429,11 +434,12 @@ int main(int argc, char **argv)
 	opt.val_every = 100;
 	opt.val_batches = 20;
 	opt.device = "cpu";
-	while ((c = getopt_long(argc, argv, "o:m:qB:T:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:m:qj:B:T:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': opt.output = optarg; break;
 		case 'm': opt.manifest = optarg; break;
 		case 'q': opt.quiet = 1; break;
+		case 'j': opt.threads = qn_parse_threads(optarg); break;
 		case O_SNAPSHOT: opt.snapshot = optarg; break;
 		case O_LAYERS: cfg.n_layer = int_arg("--layers", optarg); given_model = 1; break;
 		case O_HEADS: cfg.n_head = int_arg("--heads", optarg); given_model = 1; break;
@@ -519,6 +525,9 @@ int main(int argc, char **argv)
 		qn_usage_error("--stop-at %llu is past --steps %llu",
 			       (unsigned long long)opt.stop_at, (unsigned long long)o.steps);
 	accum = qn_accum_steps(&o);
+	/* The model computes the same bytes for any count (model/ops_fast.c). */
+	if (opt.threads)
+		omp_set_num_threads(opt.threads);
 
 	if (mkdir(opt.output, 0777) < 0 && errno != EEXIST)
 		qn_errx(QN_EXIT_FAIL, "%s: %s", opt.output, strerror(errno));
@@ -624,6 +633,7 @@ int main(int argc, char **argv)
 	qn_config_str(&conf, opt.snapshot ? "snapshot" : "data", opt.snapshot ? opt.snapshot : opt.data_dir);
 	qn_config_str(&conf, "device", opt.device);
 	qn_config_str(&conf, "impl", opt.ref ? "reference" : "fast");
+	qn_config_int(&conf, "threads", opt.threads ? opt.threads : omp_get_max_threads());
 	if (opt.resume)
 		qn_config_str(&conf, "resume", opt.resume);
 	if (opt.init_llmc)

@@ -77,4 +77,10 @@ cp "$T/.out" fast.out
 ok "reference, 3 steps" quern-train -o g $M --steps 3 --val-every 0 --reference shards
 paste -d' ' fast.out "$T/.out" | awk '/^step/ { d = $4 - $16; if (d < 0) d = -d; if (d > m) m = d } END { print m + 0 }' > diff.txt
 ok "the losses agree within 1e-4 (largest difference $(cat diff.txt))" awk 'NR == 1 { exit !($1 < 1e-4) }' diff.txt
+# Any thread count, the same bytes; a resume may change it.
+ok "-j 1, 4 steps" quern-train -q -j 1 -o j1 $M --steps 4 --val-every 0 --export-llmc j1.bin shards
+ok "-j 2, 2 steps" quern-train -q -j 2 -o j2 $M --steps 4 --stop-at 2 --val-every 0 shards
+ok "then -j 1, 2 more" quern-train -q -j 1 -o j2 --resume j2/step-000002.ckpt --export-llmc j2.bin shards
+ok "the same weights for any thread count" cmp j1.bin j2.bin
+fails 2 "-j that is not a number" quern-train -j x -o j3 $M shards
 done_testing
