@@ -1,3 +1,15 @@
-# cleaners/: included by the top Makefile.am.  Add with +=: bin_PROGRAMS,
-# dist_man_MANS, unit_tests, cli_tests, EXTRA_PROGRAMS, bench_scripts,
-# EXTRA_DIST, noinst_LIBRARIES.
+# cleaners/: quern-clean (issue 9).  Included by the top Makefile.am.
+noinst_LIBRARIES += libqnclean.a
+libqnclean_a_SOURCES = \
+	cleaners/clean.h cleaners/internal.h \
+	cleaners/config.c cleaners/text.c cleaners/filters.c \
+	cleaners/pii.c cleaners/rules.c cleaners/cleaner.c \
+	cleaners/langid.cc
+libqnclean_a_CPPFLAGS = $(AM_CPPFLAGS) $(ICU_CFLAGS) $(PCRE2_CFLAGS) $(XXHASH_CFLAGS) \
+	-I/usr/include/cld2/public -I/usr/include/cld2/internal
+QN_CLEAN_LIBS = libqnclean.a $(LDADD) $(ICU_LIBS) $(PCRE2_LIBS) $(CLD2_LIBS) -lm
+
+bin_PROGRAMS += quern-clean
+quern_clean_SOURCES = cleaners/quern-clean.c
+quern_clean_CPPFLAGS = $(AM_CPPFLAGS) $(ICU_CFLAGS)
+quern_clean_LDADD = $(QN_CLEAN_LIBS)

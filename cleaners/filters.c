@@ -1,0 +1,551 @@
+/*
+ * filters.c: the published quality filters: Gopher repetition, Gopher
+ * quality, C4 and FineWeb, as datatrove implements them.
+ *
+ * Each step measures every one of its values (no early exit), so the
+ * run's histograms show the whole distribution and --dry-run sees
+ * everything; the decision is taken afterwards from the rule table in
+ * config.c.  The exact definitions, and where they differ from
+ * datatrove's, are in quern-clean(1); the comments here say how.
+ *
+ * Lengths are in code points, as Python's len(); a ratio whose
+ * denominator is 0 divides by 1 instead.  Lines, paragraphs and n-grams
+ * are compared by 64-bit hashes (xxh3 for lines, a sequence hash of the
+ * words' hashes for n-grams): a collision would need 2^32 distinct items
+ * in one document.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "internal.h"
+
+static double ratio(double a, double b)
+{
+	return a / (b > 0 ? b : 1);
+}
+
+static void set(struct qn_clean_result *res, enum qn_measure m, double v)
+{
+	res->m[m] = v;
+	res->measured[m] = 1;
+}
+
+/*
+ * find_duplicates over the pieces of text[0..n) between separators: a
+ * separator is a run of at least minrun '\n' (paragraphs: 2, lines: 1).
+ * Counts pieces, and the pieces and characters of those seen before.
+ */
+static void dup_pieces(struct qn_cleaner *c, const char *s, size_t n, int minrun,
+		       size_t *npieces, size_t *ndup, size_t *dupchars)
+{
+	size_t i = 0, start = 0, np = 0, nd = 0, dc = 0, est = 1;
+
+	for (i = 0; i < n; i++)
+		est += s[i] == '\n';
+	htab_reset(&c->ht, est);
+	i = 0;
+	for (;;) {
+		size_t end = i, run = 0;
+
+		while (end < n && s[end] != '\n')
+			end++;
+		/* s[start..end) is text; count the '\n' run that follows. */
+		while (end + run < n && s[end + run] == '\n')
+			run++;
+		if (end + run < n && run < (size_t)minrun && run > 0) {
+			i = end + run;	/* a single '\n' inside a paragraph */
+			continue;
+		}
+		{
+			uint64_t h = XXH3_64bits(s + start, end - start);
+			size_t slot = htab_add(&c->ht, h, (uint32_t)np);
+
+			if (c->ht.s[slot].count > 1) {
+				nd++;
+				dc += qn_nchars(s + start, end - start);
+			}
+			np++;
+		}
+		if (end + run >= n) {
+			if (run > 0 && minrun == 1) {
+				/* "a\n" splits into "a" and "" with re.split("\n+") */
+				size_t slot = htab_add(&c->ht, XXH3_64bits("", 0), (uint32_t)np);
+
+				if (c->ht.s[slot].count > 1)
+					nd++;
+				np++;
+			}
+			break;
+		}
+		start = i = end + run;
+	}
+	*npieces = np;
+	*ndup = nd;
+	*dupchars = dc;
+}
+
+static inline uint64_t gram_hash(const struct qn_word *w, size_t i, int n)
+{
+	uint64_t h = (uint64_t)n;
+	int k;
+
+	for (k = 0; k < n; k++)
+		h = (h ^ w[i + k].hash) * 0x9E3779B97F4A7C15ULL + (h >> 29);
+	return h;
+}
+
+static size_t gram_chars(const struct qn_word *w, size_t i, int n)
+{
+	size_t k, s = 0;
+
+	for (k = 0; k < (size_t)n; k++)
+		s += w[i + k].nchars;
+	return s;
+}
+
+void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n,
+			struct qn_clean_result *res)
+{
+	const struct qn_word *w;
+	size_t total = qn_nchars(text, n), np, nd, dc, nw, a = 0, b = n, nrep4 = 0;
+	int g;
+
+	/* Paragraphs: re.split("\n{2,}", text.strip()). */
+	while (a < b && (text[a] == ' ' || (text[a] >= '\t' && text[a] <= '\r')))
+		a++;
+	while (b > a && (text[b - 1] == ' ' || (text[b - 1] >= '\t' && text[b - 1] <= '\r')))
+		b--;
+	dup_pieces(c, text + a, b - a, 2, &np, &nd, &dc);
+	set(res, M_GR_DUP_PARA_FRAC, ratio((double)nd, (double)np));
+	set(res, M_GR_DUP_PARA_CHAR_FRAC, ratio((double)dc, (double)total));
+	/* Lines: re.split("\n+", text). */
+	dup_pieces(c, text, n, 1, &np, &nd, &dc);
+	set(res, M_GR_DUP_LINE_FRAC, ratio((double)nd, (double)np));
+	set(res, M_GR_DUP_LINE_CHAR_FRAC, ratio((double)dc, (double)total));
+
+	nw = qn_words_cached(c, text, n, &w);
+	if (nw + 1 > c->capslot) {
+		free(c->slot);
+		free(c->rep);
+		c->capslot = nw + 1024;
+		c->slot = qn_xmalloc(c->capslot * sizeof *c->slot);
+		c->rep = qn_xmalloc(c->capslot);
+	}
+	memset(c->rep, 0, nw + 1);
+	/*
+	 * Top n-grams: the most frequent n-gram, the first seen among equals
+	 * (Counter.most_common); its characters joined by spaces, times its
+	 * count.  Unlike datatrove, an n-gram seen once is no repetition: 0.
+	 *
+	 * Only n-grams seen twice matter, here and below, which prunes the
+	 * work: an n-gram can repeat only where the (n-1)-grams at i and i+1
+	 * both repeat, and a duplicated n-gram (n >= 5) only where the 4-gram
+	 * at i repeats; the others are unique and never looked up.  rep[i]
+	 * has bit n-2 set when the n-gram at i occurs more than once.
+	 */
+	for (g = 2; g <= 4; g++) {
+		size_t i, bestcount = 0, bestfirst = 0;
+		unsigned char need = g > 2 ? (unsigned char)(1u << (g - 3)) : 0;
+		unsigned char mark = (unsigned char)(1u << (g - 2));
+
+		if (nw >= (size_t)g) {
+			htab_reset(&c->ht, nw);
+			for (i = 0; i + g <= nw; i++) {
+				size_t s;
+
+				if (g > 2 && !(c->rep[i] & c->rep[i + 1] & need)) {
+					c->slot[i] = UINT32_MAX;
+					continue;
+				}
+				s = htab_add(&c->ht, gram_hash(w, i, g), (uint32_t)i);
+				c->slot[i] = (uint32_t)s;
+				if (c->ht.s[s].count > bestcount ||
+				    (c->ht.s[s].count == bestcount && c->ht.first[s] < bestfirst)) {
+					bestcount = c->ht.s[s].count;
+					bestfirst = c->ht.first[s];
+				}
+			}
+			for (i = 0; i + g <= nw; i++)
+				if (c->slot[i] != UINT32_MAX && c->ht.s[c->slot[i]].count > 1)
+					c->rep[i] |= mark;
+		}
+		set(res, (enum qn_measure)(M_GR_TOP_2 + g - 2), bestcount < 2 ? 0 :
+		    ratio((double)((gram_chars(w, bestfirst, g) + (size_t)g - 1) * bestcount),
+			  (double)total));
+	}
+	/*
+	 * Duplicated n-grams: datatrove's find_all_duplicate, greedy from the
+	 * left.  An n-gram whose 4-gram is unique is unique too: it cannot be
+	 * found, and adding it would change nothing, so it is skipped.
+	 */
+	for (g = 0; g + 4 <= (int)nw; g++)
+		nrep4 += (c->rep[g] & 4) != 0;
+	for (g = 5; g <= 10; g++) {
+		size_t i = 0, rep = 0;
+
+		htab_reset(&c->ht, nrep4);
+		while (i + g <= nw) {
+			uint64_t h;
+
+			if (!(c->rep[i] & 4)) {
+				i++;
+				continue;
+			}
+			h = gram_hash(w, i, g);
+			if (htab_has(&c->ht, h)) {
+				rep += gram_chars(w, i, g);
+				i += (size_t)g;
+			} else {
+				htab_add(&c->ht, h, (uint32_t)i);
+				i++;
+			}
+		}
+		set(res, (enum qn_measure)(M_GR_DUP_5 + g - 5), ratio((double)rep, (double)total));
+	}
+}
+
+/* Non-overlapping occurrences of pat, as Python's str.count. */
+static size_t count_str(const char *s, size_t n, const char *pat)
+{
+	size_t k = 0, m = strlen(pat);
+	const char *p = s, *end = s + n;
+
+	while ((size_t)(end - p) >= m && (p = memmem(p, (size_t)(end - p), pat, m))) {
+		k++;
+		p += m;
+	}
+	return k;
+}
+
+static int is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+static int ends_with(const char *s, size_t n, const char *suf)
+{
+	size_t m = strlen(suf);
+
+	return n >= m && !memcmp(s + n - m, suf, m);
+}
+
+void qn_step_gopher_quality(struct qn_cleaner *c, const char *text, size_t n,
+			    int english, struct qn_clean_result *res)
+{
+	const struct qn_word *w;
+	size_t nw = qn_words_cached(c, text, n, &w), i, nonsym = 0, chars = 0,
+	       alpha = 0, stop = 0, nlines = 0, bullets = 0, ell = 0, start;
+
+	for (i = 0; i < nw; i++) {
+		if (!(w[i].flags & W_SYMBOL)) {
+			nonsym++;
+			chars += w[i].nchars;
+		}
+		alpha += (w[i].flags & W_ALPHA) != 0;
+		stop += (w[i].flags & W_STOP) != 0;
+	}
+	set(res, M_GQ_WORDS, (double)nonsym);
+	set(res, M_GQ_MEAN_WORD_LENGTH, nonsym ? (double)chars / (double)nonsym : 0);
+	set(res, M_GQ_HASH_RATIO, ratio((double)count_str(text, n, "#"), (double)nw));
+	set(res, M_GQ_ELLIPSIS_RATIO, ratio((double)(count_str(text, n, "...") +
+						      count_str(text, n, "\xe2\x80\xa6")), (double)nw));
+	/* Lines as str.splitlines: no empty last line after a final '\n'. */
+	for (start = 0; start < n;) {
+		const char *nl = memchr(text + start, '\n', n - start);
+		size_t end = nl ? (size_t)(nl - text) : n, a = start, b = end;
+
+		while (a < b && is_blank(text[a]))
+			a++;
+		while (b > a && is_blank(text[b - 1]))
+			b--;
+		nlines++;
+		if (a < b && (text[a] == '-' || (b - a >= 3 && !memcmp(text + a, "\xe2\x80\xa2", 3))))
+			bullets++;
+		if (ends_with(text + a, b - a, "...") || ends_with(text + a, b - a, "\xe2\x80\xa6"))
+			ell++;
+		start = end + 1;
+	}
+	set(res, M_GQ_BULLET_LINES, ratio((double)bullets, (double)nlines));
+	set(res, M_GQ_ELLIPSIS_LINES, ratio((double)ell, (double)nlines));
+	set(res, M_GQ_ALPHA_WORDS, nw ? (double)alpha / (double)nw : 0);
+	if (english)
+		set(res, M_GQ_STOP_WORDS, (double)stop);
+}
+
+/* ---- C4 ---- */
+
+static int contains_ci(const char *s, size_t n, const char *pat)
+{
+	size_t m = strlen(pat), i, j;
+
+	for (i = 0; i + m <= n; i++) {
+		for (j = 0; j < m; j++) {
+			char ch = s[i + j];
+
+			if (ch >= 'A' && ch <= 'Z')
+				ch = (char)(ch + 32);
+			if (ch != pat[j])
+				break;
+		}
+		if (j == m)
+			return 1;
+	}
+	return 0;
+}
+
+static int is_ascii_alnum(unsigned char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch >= 0x80;
+}
+
+/*
+ * Sentences in a line, after spaCy's sentencizer: a sentence ends at a
+ * whitespace-separated chunk ending in '.', '!' or '?' (closing quotes
+ * and brackets after it allowed; "..." is not an end), and the next
+ * sentence starts at the next chunk with a letter or digit.
+ */
+static size_t sentences(const char *s, size_t n)
+{
+	size_t i = 0, k = 0;
+	int seen = 1;
+
+	while (i < n) {
+		size_t a, b, e;
+		int alnum = 0;
+
+		while (i < n && (s[i] == ' ' || s[i] == '\t'))
+			i++;
+		if (i >= n)
+			break;
+		a = i;
+		while (i < n && s[i] != ' ' && s[i] != '\t') {
+			alnum |= is_ascii_alnum((unsigned char)s[i]);
+			i++;
+		}
+		b = i;
+		if (seen && alnum) {
+			k++;
+			seen = 0;
+		}
+		e = b;
+		while (e > a && strchr("\"')]", s[e - 1]))
+			e--;
+		if (e > a && strchr(".!?", s[e - 1]) && !ends_with(s + a, e - a, "..."))
+			seen = 1;
+	}
+	return k;
+}
+
+/* Removes [123], [], [edit] and [citation needed] from line (in place). */
+static size_t remove_citations(char *s, size_t n)
+{
+	size_t i = 0, o = 0;
+
+	while (i < n) {
+		if (s[i] == '[') {
+			size_t j = i + 1;
+
+			while (j < n && s[j] >= '0' && s[j] <= '9')
+				j++;
+			if (j < n && s[j] == ']') {
+				i = j + 1;
+				continue;
+			}
+			if (n - i >= 6 && !memcmp(s + i, "[edit]", 6)) {
+				i += 6;
+				continue;
+			}
+			if (n - i >= 17 && !memcmp(s + i, "[citation needed]", 17)) {
+				i += 17;
+				continue;
+			}
+		}
+		s[o++] = s[i++];
+	}
+	return o;
+}
+
+int qn_step_c4(struct qn_cleaner *c, struct qn_buf *text, struct qn_clean_result *res,
+	       char *note, size_t note_len)
+{
+	static const char *const policy[] = {
+		"terms of use", "privacy policy", "cookie policy", "uses cookies",
+		"use of cookies", "use cookies"
+	};
+	const double *p = c->cfg->p;
+	const char *s = qn_buf_str(text);
+	struct qn_buf *out = &c->tmp;
+	size_t n = text->len, start = 0, total = 0, kept = 0, sent = 0;
+	size_t r_long = 0, r_punct = 0, r_few = 0, r_js = 0, r_policy = 0;
+	int lorem = 0, curly = 0, changed;
+
+	qn_buf_reset(out);
+	qn_buf_grow(out, n + 1);
+	while (start < n) {
+		const char *nl = memchr(s + start, '\n', n - start);
+		size_t end = nl ? (size_t)(nl - s) : n, a = start, b = end, nwords = 0, i, len;
+		size_t maxw = 0;
+		char *line;
+
+		start = end + 1;
+		total++;
+		while (a < b && (is_blank(s[a])))
+			a++;
+		while (b > a && (is_blank(s[b - 1])))
+			b--;
+		/* words = line.split() */
+		for (i = a; i < b;) {
+			size_t w0;
+
+			while (i < b && is_blank(s[i]))
+				i++;
+			if (i >= b)
+				break;
+			w0 = i;
+			while (i < b && !is_blank(s[i]))
+				i++;
+			nwords++;
+			/* code points never outnumber bytes: count only when it can matter */
+			if (i - w0 > maxw) {
+				size_t wc = qn_nchars(s + w0, i - w0);
+
+				if (wc > maxw)
+					maxw = wc;
+			}
+		}
+		if (!isnan(p[P_C4_MAX_WORD_LENGTH]) && (double)maxw > p[P_C4_MAX_WORD_LENGTH]) {
+			r_long++;
+			continue;
+		}
+		line = out->data + out->len + (out->len ? 1 : 0);
+		memcpy(line, s + a, b - a);
+		len = b - a;
+		if (p[P_C4_CITATIONS] != 0)
+			len = remove_citations(line, len);
+		if (p[P_C4_TERMINAL_PUNCT] != 0 &&
+		    (len == 0 || !strchr(".?!\"'", line[len - 1]) || ends_with(line, len, "..."))) {
+			r_punct++;
+			continue;
+		}
+		if (!isnan(p[P_C4_MIN_WORDS_PER_LINE]) && (double)nwords < p[P_C4_MIN_WORDS_PER_LINE]) {
+			r_few++;
+			continue;
+		}
+		if (!lorem && !curly && p[P_C4_LOREM] != 0 && contains_ci(line, len, "lorem ipsum"))
+			lorem = 1;
+		if (p[P_C4_JAVASCRIPT] != 0 && contains_ci(line, len, "javascript")) {
+			r_js++;
+			continue;
+		}
+		if (!lorem && !curly && p[P_C4_CURLY] != 0 && memchr(line, '{', len))
+			curly = 1;
+		if (p[P_C4_POLICY] != 0) {
+			size_t k;
+
+			for (k = 0; k < sizeof policy / sizeof policy[0]; k++)
+				if (contains_ci(line, len, policy[k]))
+					break;
+			if (k < sizeof policy / sizeof policy[0]) {
+				r_policy++;
+				continue;
+			}
+		}
+		sent += sentences(line, len);
+		kept++;
+		if (out->len)
+			out->data[out->len++] = '\n';
+		out->len += len;
+	}
+	out->data[out->len] = '\0';
+	/* "\n".join(kept).strip(): the lines are stripped already. */
+	set(res, M_C4_LOREM, lorem);
+	set(res, M_C4_CURLY, curly);
+	set(res, M_C4_SENTENCES, (double)sent);
+	set(res, M_C4_LINES_REMOVED, ratio((double)(total - kept), (double)total));
+	changed = out->len != n || memcmp(out->data, s, n) != 0;
+	/*
+	 * The output never ends with a line end ("\n".join); losing only
+	 * the final one is no change worth an event.
+	 */
+	if (changed && kept == total && out->len + 1 == n && s[n - 1] == '\n' &&
+	    !memcmp(out->data, s, out->len)) {
+		struct qn_buf t = *text;
+
+		*text = *out;
+		*out = t;
+		return 0;
+	}
+	if (changed) {
+		struct qn_buf t = *text;
+
+		snprintf(note, note_len, "kept %zu of %zu lines", kept, total);
+		if (total > kept) {
+			size_t l = strlen(note);
+			const char *sep = " (";
+
+#define NOTE(cnt, name) if (cnt && l < note_len) { \
+				l += (size_t)snprintf(note + l, note_len - l, "%s%s %zu", sep, name, cnt); sep = ", "; }
+			NOTE(r_long, "too_long_word");
+			NOTE(r_punct, "no_terminal_punct");
+			NOTE(r_few, "too_few_words");
+			NOTE(r_js, "javascript");
+			NOTE(r_policy, "policy");
+#undef NOTE
+			if (l < note_len)
+				snprintf(note + l, note_len - l, ")");
+		}
+		*text = *out;
+		*out = t;
+	}
+	return changed;
+}
+
+/* ---- FineWeb ---- */
+
+void qn_step_fineweb(struct qn_cleaner *c, const char *text, size_t n,
+		     struct qn_clean_result *res)
+{
+	const double *p = c->cfg->p;
+	const struct qn_word *w;
+	size_t start = 0, nlines = 0, punct = 0, shortl = 0, dupchars = 0, nl_count = 0, nw;
+	size_t shortlen = isnan(p[P_FW_SHORT_LINE_LENGTH]) ? 0 : (size_t)p[P_FW_SHORT_LINE_LENGTH];
+	size_t est = 1, i;
+
+	for (i = 0; i < n; i++)
+		est += text[i] == '\n';
+	htab_reset(&c->ht, est);
+	/* lines = text.split("\n"): every piece, the empty last one too. */
+	for (;;) {
+		const char *nl = memchr(text + start, '\n', n - start);
+		size_t end = nl ? (size_t)(nl - text) : n, len = end - start, a, b;
+		size_t nch = qn_nchars(text + start, len);
+
+		nlines++;
+		if (len && strchr(".'\"!?", text[end - 1]))
+			punct++;
+		if (nch <= shortlen)
+			shortl++;
+		/* find_duplicates over the lines that are not blank */
+		for (a = start, b = end; a < b && (is_blank(text[a])); a++)
+			;
+		if (a < b) {
+			size_t s = htab_add(&c->ht, XXH3_64bits(text + start, len), (uint32_t)nlines);
+
+			if (c->ht.s[s].count > 1)
+				dupchars += nch;
+		}
+		if (!nl)
+			break;
+		nl_count++;
+		start = end + 1;
+	}
+	set(res, M_FW_LINE_PUNCT, ratio((double)punct, (double)nlines));
+	set(res, M_FW_SHORT_LINES, ratio((double)shortl, (double)nlines));
+	set(res, M_FW_CHAR_DUP, ratio((double)dupchars, (double)(qn_nchars(text, n) - nl_count)));
+	nw = qn_words_cached(c, text, n, &w);
+	set(res, M_FW_NEWLINE_RATIO, ratio((double)nl_count, (double)nw));
+}

@@ -1,0 +1,110 @@
+/*
+ * internal.h: what the files of cleaners/ share and nobody else needs:
+ * one thread's scratch space (struct qn_cleaner) and the step functions.
+ */
+#ifndef QN_CLEAN_INTERNAL_H
+#define QN_CLEAN_INTERNAL_H
+
+#include <unicode/ubrk.h>
+#include <unicode/unorm2.h>
+
+#include "clean.h"
+
+/*
+ * A hash table of 64-bit keys with a count and the index of the first
+ * occurrence.  Slots carry a generation number, so emptying the table
+ * for the next use costs nothing.
+ */
+struct hslot {
+	uint64_t key;
+	uint32_t gen, count;
+};
+struct htab {
+	struct hslot *s;
+	uint32_t *first;	/* index of the key's first addition */
+	size_t cap;		/* a power of two */
+	uint32_t cur;
+};
+
+struct pii;
+struct rules_scratch;
+
+struct qn_cleaner {
+	const struct qn_clean_config *cfg;
+	struct qn_word *w;
+	size_t nw, capw;
+	struct qn_buf tmp, tmp2;
+	UChar *u16a, *u16b;
+	int32_t cap16a, cap16b;
+	UBreakIterator *brk;
+	const UNormalizer2 *nfc, *nfkc;
+	struct htab ht;
+	uint32_t *slot;		/* per word position: its n-gram's slot */
+	unsigned char *rep;	/* per word position: bit n-2 set if its n-gram repeats */
+	size_t capslot;
+	struct pii *pii;
+	struct rules_scratch *rs;
+	int timing;
+	/* The words of wtext[0..wlen), while wvalid: steps that do not
+	 * change the text share one split. */
+	const char *wtext;
+	size_t wlen;
+	int wvalid;
+};
+
+/* The words of text, split once for as long as the text is unchanged. */
+size_t qn_words_cached(struct qn_cleaner *c, const char *text, size_t n,
+		       const struct qn_word **words);
+
+/* Empties t and makes room for n keys at a load of at most one half. */
+void htab_reset(struct htab *t, size_t n);
+/*
+ * Adds key at index i: returns the slot.  s[slot].count is the number of
+ * times key was added, first[slot] the index of its first addition.
+ */
+size_t htab_add(struct htab *t, uint64_t key, uint32_t i);
+/* Whether key is in t (without adding it). */
+int htab_has(const struct htab *t, uint64_t key);
+void htab_release(struct htab *t);
+
+/* The steps (filters.c); each fills its measures in res. */
+void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n,
+			struct qn_clean_result *res);
+void qn_step_gopher_quality(struct qn_cleaner *c, const char *text, size_t n,
+			    int english, struct qn_clean_result *res);
+/* C4 may rewrite text (lines removed); returns 1 if it did. */
+int qn_step_c4(struct qn_cleaner *c, struct qn_buf *text,
+	       struct qn_clean_result *res, char *note, size_t note_len);
+void qn_step_fineweb(struct qn_cleaner *c, const char *text, size_t n,
+		     struct qn_clean_result *res);
+
+/* pii.c */
+struct pii *pii_new(void);
+void pii_free(struct pii *p);
+/* Masks text in place; adds the replacement counts to counts[4]. */
+int pii_mask(struct pii *p, const double *params, struct qn_buf *text,
+	     struct qn_buf *tmp, uint64_t counts[4]);
+
+/* rules.c: applies the user rules; QN_DROP / QN_ERROR with a reason. */
+struct rules_scratch *rules_scratch_new(const struct qn_rules *r);
+void rules_scratch_free(struct rules_scratch *s);
+enum qn_verdict rules_apply(const struct qn_rules *r, struct rules_scratch *s,
+			    const double *params, struct qn_buf *text,
+			    struct qn_buf *tmp, struct qn_clean_result *res);
+
+/* Code points in s[0..n) (valid UTF-8). */
+static inline size_t qn_nchars(const char *s, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return k;
+}
+
+/* An event appended to res (dropped silently past QN_CLEAN_MAX_EVENTS). */
+void qn_result_event(struct qn_clean_result *res, const char *kind,
+		     const char *rule, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif

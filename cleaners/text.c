@@ -1,0 +1,536 @@
+/*
+ * text.c: the text layer of quern-clean: Unicode normalization, the word
+ * splitter every filter counts with, and a small hash table.
+ *
+ * Normalization (the first step) makes later measurements mean the same
+ * thing on every input: NFC (or NFKC) through ICU, control characters
+ * out, one kind of line end, no trailing blanks, no runs of blank lines.
+ * Most text is ASCII or Latin, which NFC leaves alone; a byte scan
+ * proves that before ICU is asked.
+ *
+ * Words follow datatrove's counting, which uses spaCy for English:
+ * maximal runs of letters, marks and digits are words, every other
+ * non-space character is a word of its own ("Hello, world." is four
+ * words).  Scripts written without spaces (Han, Hiragana, Katakana, Thai,
+ * Lao, Khmer, Myanmar) are split at ICU word boundaries instead.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/uchar.h>
+#include <unicode/uscript.h>
+#include <unicode/ustring.h>
+#include <unicode/utf8.h>
+
+#include "internal.h"
+
+/* ---- hash table ---- */
+
+void htab_reset(struct htab *t, size_t n)
+{
+	size_t want = 64;
+
+	while (want < 2 * n + 2)
+		want *= 2;
+	if (want > t->cap) {
+		free(t->s);
+		free(t->first);
+		t->s = qn_xcalloc(want, sizeof *t->s);
+		t->first = qn_xmalloc(want * sizeof *t->first);
+		t->cap = want;
+		t->cur = 0;
+	}
+	if (++t->cur == 0) {	/* wrapped: really clear */
+		size_t i;
+
+		for (i = 0; i < t->cap; i++)
+			t->s[i].gen = 0;
+		t->cur = 1;
+	}
+}
+
+static inline size_t slot_of(uint64_t key, size_t cap)
+{
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdULL;
+	key ^= key >> 33;
+	return (size_t)key & (cap - 1);
+}
+
+size_t htab_add(struct htab *t, uint64_t key, uint32_t i)
+{
+	size_t s = slot_of(key, t->cap);
+
+	for (;;) {
+		struct hslot *h = &t->s[s];
+
+		if (h->gen != t->cur) {
+			h->gen = t->cur;
+			h->key = key;
+			h->count = 1;
+			t->first[s] = i;
+			return s;
+		}
+		if (h->key == key) {
+			h->count++;
+			return s;
+		}
+		s = (s + 1) & (t->cap - 1);
+	}
+}
+
+int htab_has(const struct htab *t, uint64_t key)
+{
+	size_t s = slot_of(key, t->cap);
+
+	while (t->s[s].gen == t->cur) {
+		if (t->s[s].key == key)
+			return 1;
+		s = (s + 1) & (t->cap - 1);
+	}
+	return 0;
+}
+
+void htab_release(struct htab *t)
+{
+	free(t->s);
+	free(t->first);
+	memset(t, 0, sizeof *t);
+}
+
+/* ---- normalization ---- */
+
+/* UTF-8 to UTF-16 into c->u16a; returns the length or -1. */
+static int32_t to_u16(struct qn_cleaner *c, const char *s, size_t n, UChar **buf, int32_t *cap)
+{
+	UErrorCode e = U_ZERO_ERROR;
+	int32_t len;
+
+	if (n > 0x3fffffff)
+		return -1;
+	if (*cap < (int32_t)n + 1) {
+		free(*buf);
+		*cap = (int32_t)n + 1;
+		*buf = qn_xmalloc((size_t)*cap * sizeof **buf);
+	}
+	u_strFromUTF8(*buf, *cap, &len, s, (int32_t)n, &e);
+	(void)c;
+	return U_SUCCESS(e) ? len : -1;
+}
+
+/*
+ * NFC or NFKC of text, in place.  Returns 1 if it changed.  Code points
+ * below U+0300 are NFC-stable and never combine with what precedes them,
+ * so text without a byte >= 0xCC needs no NFC; ASCII needs no NFKC.
+ */
+static int unicode_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc)
+{
+	const unsigned char *p = (const unsigned char *)text->data;
+	unsigned char limit = nfkc ? 0x80 : 0xCC;
+	const UNormalizer2 *norm;
+	UErrorCode e = U_ZERO_ERROR;
+	int32_t n16, span, outlen, u8len;
+	size_t i;
+
+	for (i = 0; i < text->len; i++)
+		if (p[i] >= limit)
+			break;
+	if (i == text->len)
+		return 0;
+	norm = nfkc ? c->nfkc : c->nfc;
+	if (!norm)
+		return 0;
+	if ((n16 = to_u16(c, text->data, text->len, &c->u16a, &c->cap16a)) < 0)
+		return 0;
+	span = unorm2_spanQuickCheckYes(norm, c->u16a, n16, &e);
+	if (U_FAILURE(e) || span == n16)
+		return 0;
+	/* NFKC can grow text (ligatures); NFC rarely.  Retry with room. */
+	for (;;) {
+		e = U_ZERO_ERROR;
+		outlen = unorm2_normalize(norm, c->u16a, n16, c->u16b, c->cap16b, &e);
+		if (e == U_BUFFER_OVERFLOW_ERROR) {
+			free(c->u16b);
+			c->cap16b = outlen + 1;
+			c->u16b = qn_xmalloc((size_t)c->cap16b * sizeof *c->u16b);
+			continue;
+		}
+		if (U_FAILURE(e))
+			return 0;
+		break;
+	}
+	e = U_ZERO_ERROR;
+	u_strToUTF8(NULL, 0, &u8len, c->u16b, outlen, &e);
+	qn_buf_reset(&c->tmp);
+	qn_buf_grow(&c->tmp, (size_t)u8len + 1);
+	e = U_ZERO_ERROR;
+	u_strToUTF8(c->tmp.data, u8len + 1, &u8len, c->u16b, outlen, &e);
+	if (U_FAILURE(e))
+		return 0;
+	c->tmp.len = (size_t)u8len;
+	c->tmp.data[u8len] = '\0';
+	if (c->tmp.len == text->len && !memcmp(c->tmp.data, text->data, text->len))
+		return 0;
+	qn_buf_set(text, c->tmp.data, c->tmp.len);
+	return 1;
+}
+
+/* Appends a line end to out: blanks before it trimmed, blank runs collapsed. */
+static void put_newline(struct qn_buf *out, unsigned *what)
+{
+	while (out->len && (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\t')) {
+		out->len--;
+		*what |= NORM_TRAILING_SPACE;
+	}
+	if (out->len == 0 || (out->len >= 2 && out->data[out->len - 1] == '\n' &&
+			      out->data[out->len - 2] == '\n')) {
+		*what |= NORM_BLANK_LINES;
+		out->data[out->len] = '\0';
+		return;
+	}
+	qn_buf_putc(out, '\n');
+}
+
+unsigned qn_clean_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc)
+{
+	struct qn_buf *out = &c->tmp2;
+	const unsigned char *p;
+	unsigned what = 0;
+	size_t i, n;
+
+	if (unicode_normalize(c, text, nfkc))
+		what |= NORM_NFC;
+	p = (const unsigned char *)qn_buf_str(text);
+	n = text->len;
+	qn_buf_reset(out);
+	qn_buf_grow(out, n + 1);
+	for (i = 0; i < n; i++) {
+		unsigned char b = p[i];
+
+		if (b >= 0x20 && b != 0x7f && b != 0xC2 && b != 0xE2) {
+			out->data[out->len++] = (char)b;	/* room was made above */
+			continue;
+		}
+		if (b == '\n') {
+			put_newline(out, &what);
+		} else if (b == '\t') {
+			out->data[out->len++] = '\t';
+		} else if (b == '\r') {
+			if (i + 1 < n && p[i + 1] == '\n')
+				i++;
+			what |= NORM_LINE_ENDS;
+			put_newline(out, &what);
+		} else if (b == 0xC2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F) {
+			/* C1 controls; NEL (U+0085) is a line end */
+			if (p[i + 1] == 0x85) {
+				what |= NORM_LINE_ENDS;
+				put_newline(out, &what);
+			} else {
+				what |= NORM_CONTROL;
+			}
+			i++;
+		} else if (b == 0xE2 && i + 2 < n && p[i + 1] == 0x80 &&
+			   (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
+			/* U+2028 LINE SEPARATOR, U+2029 PARAGRAPH SEPARATOR */
+			what |= NORM_LINE_ENDS;
+			put_newline(out, &what);
+			i += 2;
+		} else if (b == 0xC2 || b == 0xE2) {
+			out->data[out->len++] = (char)b;
+		} else {
+			what |= NORM_CONTROL;	/* C0 controls but \t \n \r, and DEL */
+		}
+	}
+	out->data[out->len] = '\0';
+	/* The end: no trailing blanks, at most one final line end. */
+	while (out->len && (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\t')) {
+		out->len--;
+		what |= NORM_TRAILING_SPACE;
+	}
+	while (out->len >= 2 && out->data[out->len - 1] == '\n' && out->data[out->len - 2] == '\n') {
+		out->len--;
+		what |= NORM_BLANK_LINES;
+	}
+	out->data[out->len] = '\0';
+	if (what & ~NORM_NFC) {
+		struct qn_buf t = *text;
+
+		*text = *out;
+		*out = t;
+	}
+	return what;
+}
+
+/* ---- words ---- */
+
+/* datatrove's PUNCTUATION_SET, the characters of "symbol" words. */
+static int in_punct_set(UChar32 cp)
+{
+	static const UChar32 wide[] = {
+		0x00A0 - 1,	/* sentinel, never matched */
+		0x00AB, 0x00B4, 0x00BB, 0x2013, 0x2014, 0x201C, 0x201D, 0x201E,
+		0x2019, 0x2026, 0x2236, 0x2501, 0x25BA, 0x3001, 0x3002, 0x3008,
+		0x3009, 0x300A, 0x300B, 0x300C, 0x300D, 0x3010, 0x3011, 0xFF01,
+		0xFF05, 0xFF08, 0xFF09, 0xFF0C, 0xFF0E, 0xFF11, 0xFF1A, 0xFF1B,
+		0xFF1F, 0xFF5E
+	};
+	size_t i;
+
+	if (cp < 0x80)
+		return cp < 9 || cp == 11 || cp == 12 || (cp >= 13 && cp < 32) ||
+		       (cp < 127 && strchr("!/:&(\\#%+^]~';{|[=-`*$,><)?@_.\"}", (int)cp) && cp) ||
+		       cp == 127;
+	if (cp < 160)
+		return 1;
+	for (i = 1; i < sizeof wide / sizeof wide[0]; i++)
+		if (wide[i] == cp)
+			return 1;
+	return 0;
+}
+
+enum { C_SPACE, C_WORD, C_SINGLE };
+
+/* ASCII classes: letters and digits make words, blanks split, the rest are single. */
+static unsigned char ascii_class[128];
+static unsigned char ascii_punct[128];
+
+static void init_ascii(void)
+{
+	int i;
+
+	for (i = 0; i < 128; i++) {
+		ascii_class[i] = (i >= 'a' && i <= 'z') || (i >= 'A' && i <= 'Z') ||
+				 (i >= '0' && i <= '9') ? C_WORD :
+				 (i == ' ' || (i >= 9 && i <= 13) || (i >= 28 && i <= 31)) ? C_SPACE : C_SINGLE;
+		ascii_punct[i] = (unsigned char)in_punct_set(i);
+	}
+}
+
+/* Whether cp belongs to a script written without spaces between words. */
+static int nospace_script(UChar32 cp)
+{
+	UErrorCode e = U_ZERO_ERROR;
+	UScriptCode s;
+
+	if (cp < 0x0E00)
+		return 0;
+	s = uscript_getScript(cp, &e);
+	return s == USCRIPT_HAN || s == USCRIPT_HIRAGANA || s == USCRIPT_KATAKANA ||
+	       s == USCRIPT_THAI || s == USCRIPT_LAO || s == USCRIPT_KHMER ||
+	       s == USCRIPT_MYANMAR;
+}
+
+static int cp_class(UChar32 cp, int *alpha)
+{
+	int8_t t = u_charType(cp);
+
+	*alpha = 0;
+	switch (t) {
+	case U_UPPERCASE_LETTER: case U_LOWERCASE_LETTER: case U_TITLECASE_LETTER:
+	case U_MODIFIER_LETTER: case U_OTHER_LETTER:
+		*alpha = 1;
+		return C_WORD;
+	case U_NON_SPACING_MARK: case U_ENCLOSING_MARK: case U_COMBINING_SPACING_MARK:
+	case U_DECIMAL_DIGIT_NUMBER: case U_LETTER_NUMBER: case U_OTHER_NUMBER:
+		return C_WORD;
+	case U_SPACE_SEPARATOR: case U_LINE_SEPARATOR: case U_PARAGRAPH_SEPARATOR:
+	case U_CONTROL_CHAR:
+		return C_SPACE;
+	default:
+		return C_SINGLE;
+	}
+}
+
+static struct qn_word *new_word(struct qn_cleaner *c)
+{
+	if (c->nw == c->capw) {
+		c->capw = c->capw ? 2 * c->capw : 1024;
+		c->w = qn_xrealloc(c->w, c->capw * sizeof *c->w);
+	}
+	return &c->w[c->nw++];
+}
+
+static uint64_t fnv(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static int is_stop(const char *s, size_t n)
+{
+	static const char *const stop[] = { "the", "be", "to", "of", "and", "that", "have", "with" };
+	size_t i;
+
+	if (n < 2 || n > 4)
+		return 0;
+	for (i = 0; i < sizeof stop / sizeof stop[0]; i++)
+		if (strlen(stop[i]) == n && !memcmp(stop[i], s, n))
+			return 1;
+	return 0;
+}
+
+/* Splits s[0..n), a run of no-space-script text, at ICU word boundaries. */
+static void split_nospace(struct qn_cleaner *c, const char *s, size_t off, size_t n)
+{
+	UErrorCode e = U_ZERO_ERROR;
+	int32_t n16, b, prev, i16 = 0;
+	size_t i8 = 0, start8 = 0;
+
+	n16 = to_u16(c, s + off, n, &c->u16a, &c->cap16a);
+	if (n16 < 0 || !c->brk) {
+		struct qn_word *w = new_word(c);
+
+		w->off = (uint32_t)off;
+		w->len = (uint32_t)n;
+		w->nchars = (uint32_t)qn_nchars(s + off, n);
+		w->flags = W_ALPHA;
+		w->hash = fnv(s + off, n);
+		return;
+	}
+	ubrk_setText(c->brk, c->u16a, n16, &e);
+	if (U_FAILURE(e))
+		return;
+	prev = ubrk_first(c->brk);
+	while ((b = ubrk_next(c->brk)) != UBRK_DONE) {
+		struct qn_word *w;
+		size_t k = 0;
+
+		/* Walk both encodings to the boundary. */
+		while (i16 < b) {
+			UChar32 cp;
+			size_t j = off + i8;
+
+			U8_NEXT_UNSAFE(s, j, cp);
+			i16 += U16_LENGTH(cp);
+			i8 = j - off;
+			k++;
+		}
+		w = new_word(c);
+		w->off = (uint32_t)(off + start8);
+		w->len = (uint32_t)(i8 - start8);
+		w->nchars = (uint32_t)k;
+		w->flags = W_ALPHA;
+		w->hash = fnv(s + w->off, w->len);
+		start8 = i8;
+		prev = b;
+	}
+	(void)prev;
+}
+
+size_t qn_words_cached(struct qn_cleaner *c, const char *text, size_t n,
+		       const struct qn_word **words)
+{
+	if (c->wvalid && c->wtext == text && c->wlen == n) {
+		*words = c->w;
+		return c->nw;
+	}
+	qn_clean_words(c, text, n, words);
+	c->wtext = text;
+	c->wlen = n;
+	c->wvalid = 1;
+	return c->nw;
+}
+
+size_t qn_clean_words(struct qn_cleaner *c, const char *s, size_t n,
+		      const struct qn_word **words)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	if (!ascii_class['a'])
+		init_ascii();
+	c->nw = 0;
+	c->wvalid = 0;
+	while (i < n) {
+		unsigned char b = p[i];
+		UChar32 cp;
+		size_t start = i, j;
+		int cls, alpha;
+
+		if (b < 0x80) {
+			cls = ascii_class[b];
+			alpha = cls == C_WORD && b > '9';
+			j = i + 1;
+			cp = b;
+		} else {
+			j = i;
+			U8_NEXT_UNSAFE(p, j, cp);
+			cls = cp_class(cp, &alpha);
+		}
+		if (cls == C_SPACE) {
+			i = j;
+			continue;
+		}
+		if (cls == C_SINGLE) {
+			struct qn_word *w = new_word(c);
+
+			w->off = (uint32_t)i;
+			w->len = (uint32_t)(j - i);
+			w->nchars = 1;
+			w->flags = (b < 0x80 ? ascii_punct[b] : in_punct_set(cp)) ? W_SYMBOL : 0;
+			w->hash = fnv(s + i, j - i);
+			i = j;
+			continue;
+		}
+		if (cp >= 0x0E00 && alpha && nospace_script(cp)) {
+			/* A run of no-space script letters, with their marks. */
+			i = j;
+			while (i < n && p[i] >= 0x80) {
+				UChar32 d;
+				int a2;
+
+				j = i;
+				U8_NEXT_UNSAFE(p, j, d);
+				if (cp_class(d, &a2) != C_WORD || (a2 && !nospace_script(d) &&
+				    u_charType(d) != U_MODIFIER_LETTER) ||
+				    (!a2 && !(U_GET_GC_MASK(d) & U_GC_M_MASK)))
+					break;
+				i = j;
+			}
+			split_nospace(c, s, start, i - start);
+			continue;
+		}
+		{
+			struct qn_word *w;
+			size_t k = 1;
+			int any_alpha = alpha, all_punct = b < 0x80 ? ascii_punct[b] : in_punct_set(cp);
+
+			i = j;
+			while (i < n) {
+				unsigned char d = p[i];
+				UChar32 e;
+				int a2;
+
+				if (d < 0x80) {
+					if (ascii_class[d] != C_WORD)
+						break;
+					any_alpha |= d > '9';
+					all_punct = 0;
+					i++;
+					k++;
+					continue;
+				}
+				j = i;
+				U8_NEXT_UNSAFE(p, j, e);
+				if (cp_class(e, &a2) != C_WORD || (a2 && e >= 0x0E00 && nospace_script(e)))
+					break;
+				any_alpha |= a2;
+				all_punct &= in_punct_set(e);
+				i = j;
+				k++;
+			}
+			w = new_word(c);
+			w->off = (uint32_t)start;
+			w->len = (uint32_t)(i - start);
+			w->nchars = (uint32_t)k;
+			w->flags = (any_alpha ? W_ALPHA : 0) | (all_punct ? W_SYMBOL : 0) |
+				   (is_stop(s + start, i - start) ? W_STOP : 0);
+			w->hash = fnv(s + start, i - start);
+		}
+	}
+	*words = c->w;
+	return c->nw;
+}
