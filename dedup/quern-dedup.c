@@ -816,8 +816,8 @@ int main(int argc, char **argv)
 		case O_CLUSTERS: opt.clusters = optarg; break;
 		case O_INDEX: opt.index = optarg; break;
 		case O_MEM:
-			if (qn_parse_size(optarg, &opt.mem) < 0 || opt.mem < (1 << 20))
-				qn_usage_error("invalid size '%s' for --mem (at least 1M)", optarg);
+			if (qn_parse_size(optarg, &opt.mem) < 0 || opt.mem < (64 << 10))
+				qn_usage_error("invalid size '%s' for --mem (at least 64k)", optarg);
 			break;
 		case O_TMPDIR: opt.tmpdir = optarg; break;
 		case O_PART_BYTES:
