@@ -20,4 +20,5 @@ tests_unit_t_dedup_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/dedup
 tests_unit_t_dedup_LDADD = $(QN_DEDUP_LIBS)
 dist_man_MANS += man/quern-dedup.1
 cli_tests += \
-	tests/cli/t0500-dedup-basic.sh
+	tests/cli/t0500-dedup-basic.sh \
+	tests/cli/t0501-dedup-mapreduce.sh
