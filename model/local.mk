@@ -38,6 +38,8 @@ EXTRA_DIST += tests/model/gpt_torch.py
 
 # make bench BENCH=model
 EXTRA_PROGRAMS += bench/model-bench
+bench_scripts += bench/model.sh
+EXTRA_DIST += bench/model-torch.py
 bench_model_bench_SOURCES = bench/model-bench.c
 bench_model_bench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model $(OPENBLAS_CFLAGS)
 bench_model_bench_CFLAGS = $(AM_CFLAGS) -fopenmp

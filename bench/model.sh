@@ -1,0 +1,57 @@
+#!/bin/sh
+# bench/model.sh: training-step speed of the CPU model (forward, backward
+# and AdamW, fast path) beside PyTorch's CPU build on the same model, in
+# one run; and the ratio to llm.c's CPU trainer, whose 274 ms/step
+# (936 tokens/s) on this config and 2-core machine is issue 7's figure
+# (llm.c is not packaged, so it is not run here).
+#
+# Two shapes: issue 7's (L=4, heads=4, width=128, T=64, B=4, vocab 50257)
+# and GPT-2 124M's layers (L=12, heads=12, width=768) on the same batch.
+# Run from the build directory after `make bench/model-bench` (make bench
+# does both).
+#
+#   QN_BENCH_STEPS  steps timed on the small shape (default 20; 124M: 3)
+#   TORCH_PYTHON    the Python with torch (default /usr/bin/python3)
+#
+# On a machine shared with other work, wall times measure the others too;
+# both programs also print their CPU time per step.  OMP_WAIT_POLICY=passive
+# is set for both unless given: spinning OpenMP threads on busy cores cost
+# several times their work.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${QN_TOP_BUILDDIR:-$(pwd)}
+steps=${QN_BENCH_STEPS:-20}
+py=${TORCH_PYTHON:-/usr/bin/python3}
+: "${OMP_WAIT_POLICY:=passive}"
+export OMP_WAIT_POLICY
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+have_torch=no
+"$py" -c 'import torch' 2>/dev/null && have_torch=yes
+
+field() { sed -n "s/.*[ ]$1=\([0-9.]*\).*/\1/p"; }
+
+run() {	# L heads width T B vocab steps
+	out=$("$build/bench/model-bench" "$@")
+	echo "$out" | grep -v '^RESULT'
+	ms=$(echo "$out" | field ms_per_step)
+	cpu=$(echo "$out" | field cpu_ms_per_step)
+	if [ $have_torch = yes ]; then
+		tout=$("$py" "$top/bench/model-torch.py" "$@")
+		echo "  $(echo "$tout" | grep -v '^RESULT')"
+		tms=$(echo "$tout" | field ms_per_step)
+		tcpu=$(echo "$tout" | field cpu_ms_per_step)
+		awk -v a="$ms" -v b="$tms" -v c="$cpu" -v d="$tcpu" 'BEGIN {
+			printf "  quern vs pytorch: %.2fx faster by wall time, %.2fx by CPU time\n", b / a, d / c }'
+	else
+		echo "  (pytorch skipped: $py cannot import torch)"
+	fi
+}
+
+echo "== issue 7's shape: L=4 heads=4 width=128 T=64 B=4 vocab=50257"
+run 4 4 128 64 4 50257 "$steps"
+threads=$("$build/bench/model-bench" 1 1 8 1 1 1 0 | sed -n 's/.*fast, \([0-9]*\) thread.*/\1/p')
+awk -v a="$ms" -v c="$cpu" -v n="$threads" 'BEGIN {
+	printf "  quern vs llm.c (274 ms/step, 936 tokens/s): %.2fx by wall time, %.2fx by CPU time per thread (goal 3x: 90 ms/step)\n", 274 / a, 274 / (c / n) }'
+
+echo "== GPT-2 124M's layers: L=12 heads=12 width=768 T=64 B=4 vocab=50257"
+run 12 12 768 64 4 50257 3
