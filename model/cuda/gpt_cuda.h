@@ -24,10 +24,11 @@
  *
  * Memory, per model: 16 bytes per parameter (fp32 master, m, v; bf16
  * weights and gradients) plus activations of about
- *   2*B*T*(L*(16*C + NH*T) + Vp + 16*C) bytes
+ *   2*B*T*(L*(16*C + NH*T) + Vp + 19*C + NH*T) bytes
  * (per layer 16 bf16 values per position and channel and the attention
  * probabilities; the logits and the backward scratch once).  GPT-2 124M
- * at B=16, T=1024 takes about 14 GB; qn_gpt_cuda_memory says exactly.
+ * at T=1024 takes about 14 GB at B=16 and 51 GB at B=64; 350M (L=24,
+ * C=1024, NH=16) about 35 GB at B=16; qn_gpt_cuda_memory says exactly.
  *
  * Data parallelism (designed, not implemented).  One process per GPU,
  * launched by mpirun (rank r of W, local rank selects the device with

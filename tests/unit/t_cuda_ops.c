@@ -23,6 +23,18 @@
 #include "cuda/gpt_cuda.h"
 #include "cuda/ops_cuda.h"
 
+/*
+ * No GPU: the whole test is skipped.  Run by hand or by bench/gpu.sh it
+ * exits 77; under make check the TAP driver counts any nonzero exit as an
+ * error even after "1..0 # SKIP", so there (QN_TOP_BUILDDIR is set by the
+ * harness) it exits 0 and the plan line alone makes it a SKIP.
+ */
+static void skip_no_gpu(void)
+{
+	printf("1..0 # SKIP no CUDA device\n");
+	exit(getenv("QN_TOP_BUILDDIR") ? 0 : 77);
+}
+
 static float bf16_round(float x)
 {
 	uint32_t u;
@@ -303,7 +315,7 @@ int main(void)
 	char name[160];
 
 	if (qn_cuda_device_count() < 1)
-		skip_all("no CUDA device");
+		skip_no_gpu();
 	qn_cuda_device_name(name, sizeof name);
 	printf("# %s\n", name);
 	test_encoder(2, 37, 64, 100);

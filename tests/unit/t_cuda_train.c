@@ -36,6 +36,18 @@ static const struct qn_adamw_hp hp = {
 	.weight_decay = 0.1f, .grad_clip = 1.0f,
 };
 
+/*
+ * No GPU: the whole test is skipped.  Run by hand or by bench/gpu.sh it
+ * exits 77; under make check the TAP driver counts any nonzero exit as an
+ * error even after "1..0 # SKIP", so there (QN_TOP_BUILDDIR is set by the
+ * harness) it exits 0 and the plan line alone makes it a SKIP.
+ */
+static void skip_no_gpu(void)
+{
+	printf("1..0 # SKIP no CUDA device\n");
+	exit(getenv("QN_TOP_BUILDDIR") ? 0 : 77);
+}
+
 static uint8_t *text;
 static size_t text_len;
 
@@ -130,7 +142,7 @@ int main(void)
 	int same = 1;
 
 	if (qn_cuda_device_count() < 1)
-		skip_all("no CUDA device");
+		skip_no_gpu();
 	qn_cuda_device_name(name, sizeof name);
 	printf("# %s\n", name);
 	load_text();
