@@ -21,4 +21,6 @@ tests_unit_t_dedup_LDADD = $(QN_DEDUP_LIBS)
 dist_man_MANS += man/quern-dedup.1
 cli_tests += \
 	tests/cli/t0500-dedup-basic.sh \
-	tests/cli/t0501-dedup-mapreduce.sh
+	tests/cli/t0501-dedup-mapreduce.sh \
+	tests/cli/t0502-dedup-bad-input.sh \
+	tests/cli/t0503-dedup-man-examples.sh

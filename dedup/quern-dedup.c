@@ -366,7 +366,8 @@ static int filter_file(const char *in, const struct qn_dups *dl, int q,
 	qn_doc_init(&d);
 	while (!failure && (rc = qn_signalled ? QN_EIO : qn_docreader_next(r, &d, &err)) != 0) {
 		if (rc == QN_EINPUT) {
-			input_error(err.msg, warn);
+			if (warn)	/* else signing counted it already */
+				input_error(err.msg, 1);
 			continue;
 		}
 		if (rc < 0) {
