@@ -28,3 +28,5 @@ cli_tests += \
 	tests/cli/t0700-shard-roundtrip.sh \
 	tests/cli/t0701-shard-bad.sh \
 	tests/cli/t0702-shard-man-examples.sh
+
+bench_scripts += bench/shard.sh

@@ -16,15 +16,14 @@
  *     workers (one qn_tok_enc each) tokenize them.  Back on the main
  *     thread, in input order, each document's tokens are appended to a
  *     spill file (unlinked at once, so nothing is left behind by a killed
- *     run) and a 48-byte key is kept in memory: its order hash, its id,
- *     a hash of its text (to order documents that share an id), its
+ *     run) and a 40-byte key is kept in memory: its order hash, its id, its
  *     split, where its tokens are in the spill and how many.
- *  2. Write.  The keys are sorted by (split, order hash, id, text hash),
+ *  2. Write.  The keys are sorted by (split, order hash, id, tokens),
  *     which depends only on the documents and the seed, never on -j or
  *     on the order of the inputs; then each split's documents are packed
  *     into shards from the spill (mapped) in that order.
  *
- * Memory: 48 bytes per document for the keys plus 32 per document for
+ * Memory: 40 bytes per document for the keys plus 32 per document for
  * the manifest rows (recorded once the shards are published), and the
  * batches in flight; the tokens themselves go to disk (2 or 4 bytes per
  * token, in the output directory).
@@ -127,7 +126,6 @@ struct dres {
 	int bad_id;		/* the id is missing or not 32 lowercase hex digits */
 	int error;		/* the tokenizer failed: msg */
 	char *msg;
-	uint64_t tie;		/* hash of the text */
 	size_t off, n;		/* its tokens in the batch's ids */
 	uint64_t bytes;
 };
@@ -143,15 +141,45 @@ struct batch {
 
 static struct qn_tok_enc **encs;
 
+/*
+ * Batches are recycled (on the main thread, which makes and takes them
+ * all): their documents' buffers and token arrays keep their memory, so
+ * the steady state allocates nothing and touches no new pages.
+ */
+static struct batch *spare[16];
+static int nspare;
+
+static void batch_destroy(struct batch *b);
+
 static struct batch *batch_new(int src)
 {
-	struct batch *b = qn_xcalloc(1, sizeof *b);
+	struct batch *b = nspare ? spare[--nspare] : qn_xcalloc(1, sizeof *b);
 
 	b->src = src;
 	return b;
 }
 
 static void batch_free(struct batch *b)
+{
+	int i;
+
+	if (!b)
+		return;
+	for (i = 0; i < b->n; i++) {
+		free(b->res[i].msg);
+		b->res[i].msg = NULL;
+	}
+	if (nspare < (int)(sizeof spare / sizeof spare[0]) && b->ids.cap <= (64u << 20) && b->bytes <= (64u << 20)) {
+		b->n = 0;
+		b->bytes = 0;
+		b->ids.n = 0;
+		spare[nspare++] = b;
+		return;
+	}
+	batch_destroy(b);
+}
+
+static void batch_destroy(struct batch *b)
 {
 	int i;
 
@@ -192,7 +220,6 @@ static void work(void *ctx, void *batch, int worker)
 	for (i = 0; i < b->n; i++) {
 		struct qn_doc *d = &b->docs[i];
 		struct dres *r = &b->res[i];
-		struct qn_hash128 h;
 
 		memset(r, 0, sizeof *r);
 		r->bytes = d->text.len;
@@ -208,16 +235,13 @@ static void work(void *ctx, void *batch, int worker)
 			continue;
 		}
 		r->n = b->ids.n - r->off;
-		h = qn_hash_bytes(qn_buf_str(&d->text), d->text.len);
-		r->tie = h.lo;
 	}
 }
 
-/* One document kept for phase 2: 48 bytes. */
+/* One document kept for phase 2: 40 bytes. */
 struct key {
 	uint64_t order;
 	uint8_t id[16];
-	uint64_t tie;
 	uint64_t off;		/* its first token in the spill */
 	uint32_t n;		/* its tokens (no EOT) */
 	uint16_t src;
@@ -357,7 +381,6 @@ static void consume(struct batch *b, char *const *inputs)
 		memset(k, 0, sizeof *k);
 		memcpy(k->id, r->id, 16);
 		k->order = order_of(r->id);
-		k->tie = r->tie;
 		k->off = spill_tokens;
 		k->n = (uint32_t)r->n;
 		k->src = (uint16_t)b->src;
@@ -441,9 +464,18 @@ static void read_input(int src, char *const *inputs)
 
 /* ---- phase 2: writing ---- */
 
+static const uint8_t *spill_map;	/* the spill, mapped for phase 2 */
+static size_t spill_map_len;
+
+/*
+ * Documents sharing an id (rare: the same document given twice) are
+ * ordered by their tokens, so that the order never depends on the input
+ * order; equal tokens make equal shards in either order.
+ */
 static int cmp_key(const void *pa, const void *pb)
 {
 	const struct key *a = pa, *b = pb;
+	size_t n;
 	int c;
 
 	if (a->split != b->split)
@@ -453,9 +485,28 @@ static int cmp_key(const void *pa, const void *pb)
 	c = memcmp(a->id, b->id, 16);
 	if (c)
 		return c;
-	if (a->tie != b->tie)
-		return a->tie < b->tie ? -1 : 1;
-	return 0;
+	n = a->n < b->n ? a->n : b->n;
+	c = n ? memcmp(spill_map + a->off * (uint64_t)tbytes, spill_map + b->off * (uint64_t)tbytes,
+		       n * (size_t)tbytes) : 0;
+	if (c)
+		return c;
+	return a->n < b->n ? -1 : a->n > b->n;
+}
+
+/* Maps the spill for phase 2. */
+static void map_spill(void)
+{
+	spill_map_len = (size_t)(spill_tokens * (uint64_t)tbytes);
+	if (!spill_map_len)
+		return;
+	spill_map = mmap(NULL, spill_map_len, PROT_READ, MAP_SHARED, spill_fd, 0);
+	if (spill_map == MAP_FAILED) {
+		char *m = qn_xasprintf("%s: spill file: mmap: %s", opt.output, strerror(errno));
+
+		spill_map = NULL;
+		fail(m);
+		free(m);
+	}
 }
 
 /* A piece of a document in a published shard: the manifest's row. */
@@ -641,23 +692,13 @@ static int mm_doc(struct mm *m, const uint8_t id[16], const uint32_t *ids, size_
 /* Writes every split's shards into tmpdir from the sorted keys. */
 static void write_shards(void)
 {
-	const uint8_t *sp = NULL;
-	size_t maplen = (size_t)(spill_tokens * (uint64_t)tbytes), i = 0;
+	const uint8_t *sp = spill_map;
+	size_t i = 0;
 	uint32_t *ids = NULL;
 	size_t idcap = 0;
 	struct qn_err err;
 	int split;
 
-	if (maplen) {
-		sp = mmap(NULL, maplen, PROT_READ, MAP_SHARED, spill_fd, 0);
-		if (sp == MAP_FAILED) {
-			char *m = qn_xasprintf("%s: spill file: mmap: %s", opt.output, strerror(errno));
-
-			fail(m);
-			free(m);
-			return;
-		}
-	}
 	for (split = QN_SHARD_TRAIN; split <= QN_SHARD_VAL && !failure; split++) {
 		const char *prefix = split == QN_SHARD_VAL ? "val" : "train";
 		struct qn_packer_opts po;
@@ -694,18 +735,22 @@ static void write_shards(void)
 				free(m);
 				break;
 			}
-			if (k->n > idcap) {
-				idcap = k->n;
-				ids = qn_xrealloc(ids, idcap * sizeof *ids);
+			if (!opt.megatron) {
+				/* The spill holds the tokens in the shard's width already. */
+				rc = qn_packer_doc_raw(pk, k->id, p, k->n, &err);
+			} else {
+				if (k->n > idcap) {
+					idcap = k->n;
+					ids = qn_xrealloc(ids, idcap * sizeof *ids);
+				}
+				if (tbytes == 2)
+					for (j = 0; j < k->n; j++)
+						ids[j] = (uint32_t)p[2 * j] | (uint32_t)p[2 * j + 1] << 8;
+				else
+					for (j = 0; j < k->n; j++)
+						ids[j] = qn_le32(p + 4 * j);
+				rc = mm_doc(&mm, k->id, ids, k->n, &err);
 			}
-			if (tbytes == 2)
-				for (j = 0; j < k->n; j++)
-					ids[j] = (uint32_t)p[2 * j] | (uint32_t)p[2 * j + 1] << 8;
-			else
-				for (j = 0; j < k->n; j++)
-					ids[j] = qn_le32(p + 4 * j);
-			rc = opt.megatron ? mm_doc(&mm, k->id, ids, k->n, &err)
-					  : qn_packer_doc(pk, k->id, ids, k->n, &err);
 			if (rc)
 				fail(err.msg);
 		}
@@ -720,8 +765,6 @@ static void write_shards(void)
 		qn_buf_release(&mm.buf);
 	}
 	free(ids);
-	if (sp)
-		munmap((void *)sp, maplen);
 }
 
 /* Removes tmpdir and what is in it. */
@@ -1136,14 +1179,21 @@ static int cmd_shard(int argc, char **argv)
 	}
 	qn_pool_free(pool);
 	qn_progress_end(&progress);
+	while (nspare)
+		batch_destroy(spare[--nspare]);
 	if (!failure)
 		spill_flush();
 	if (!failure) {
 		meta.docs[0] = cnt.split_docs[0];
 		meta.docs[1] = cnt.split_docs[1];
+		map_spill();
+	}
+	if (!failure) {
 		qsort(keys, nkeys, sizeof *keys, cmp_key);
 		write_shards();
 	}
+	if (spill_map)
+		munmap((void *)spill_map, spill_map_len);
 	if (spill_fd >= 0)
 		close(spill_fd);
 	if (!failure)

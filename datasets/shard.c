@@ -551,6 +551,36 @@ int qn_shard_writer_tokens(struct qn_shard_writer *w, const uint32_t *ids,
 	return 0;
 }
 
+int qn_shard_writer_raw(struct qn_shard_writer *w, const void *le, size_t n,
+			struct qn_err *err)
+{
+	const uint8_t *p = le;
+	size_t bytes = n * (size_t)w->h.token_bytes;
+
+	if (n > QN_SHARD_MAX_TOKENS - w->ntokens)
+		return qn_err_set(err, QN_EUSAGE, "%s: over %u tokens in one shard", w->path, QN_SHARD_MAX_TOKENS);
+	while (bytes) {
+		size_t take = WBUF - w->blen;
+
+		if (take == 0) {
+			if (write_all(w->fd, w->buf, w->blen, w->tmp, err))
+				return QN_EIO;
+			w->blen = 0;
+			continue;
+		}
+		if (take > bytes)
+			take = bytes;
+		memcpy(w->buf + w->blen, p, take);
+		w->blen += take;
+		p += take;
+		bytes -= take;
+	}
+	w->ntokens += n;
+	if (w->ndocs)
+		w->docs[w->ndocs - 1].count += (uint32_t)n;
+	return 0;
+}
+
 uint64_t qn_shard_writer_ntokens(const struct qn_shard_writer *w)
 {
 	return w->ntokens;
@@ -1046,11 +1076,18 @@ static int packer_open(struct qn_packer *p, struct qn_err *err)
 	return 0;
 }
 
-int qn_packer_doc(struct qn_packer *p, const uint8_t id[16], const uint32_t *ids,
-		  size_t n, struct qn_err *err)
+/* Writes n tokens from ids (uint32) or else raw (the shard's width). */
+static int put(struct qn_packer *p, const uint32_t *ids, const uint8_t *raw, size_t n,
+	       struct qn_err *err)
+{
+	return ids ? qn_shard_writer_tokens(p->w, ids, n, err) : qn_shard_writer_raw(p->w, raw, n, err);
+}
+
+static int pack(struct qn_packer *p, const uint8_t id[16], const uint32_t *ids,
+		const uint8_t *raw, size_t n, struct qn_err *err)
 {
 	uint32_t eot = (uint32_t)p->o.proto.eot;
-	int has_eot = p->o.proto.eot >= 0, rc;
+	int has_eot = p->o.proto.eot >= 0, rc, tb = p->o.proto.token_bytes;
 	uint64_t total = n + (has_eot ? 1 : 0), cur, room;
 	uint32_t flags = 0;
 
@@ -1067,7 +1104,7 @@ int qn_packer_doc(struct qn_packer *p, const uint8_t id[16], const uint32_t *ids
 			return rc;
 		qn_shard_writer_doc(p->w, id, 0);
 		if ((has_eot && (rc = qn_shard_writer_tokens(p->w, &eot, 1, err))) ||
-		    (rc = qn_shard_writer_tokens(p->w, ids, n, err)))
+		    (rc = put(p, ids, raw, n, err)))
 			return rc;
 		p->docs++;
 		return 0;
@@ -1093,9 +1130,12 @@ int qn_packer_doc(struct qn_packer *p, const uint8_t id[16], const uint32_t *ids
 			take--;
 			total--;
 		}
-		if ((rc = qn_shard_writer_tokens(p->w, ids, take, err)))
+		if ((rc = put(p, ids, raw, take, err)))
 			return rc;
-		ids += take;
+		if (ids)
+			ids += take;
+		else
+			raw += take * (uint64_t)tb;
 		total -= take;
 		if (total) {
 			qn_shard_writer_more(p->w);
@@ -1106,6 +1146,20 @@ int qn_packer_doc(struct qn_packer *p, const uint8_t id[16], const uint32_t *ids
 	}
 	p->docs++;
 	return 0;
+}
+
+int qn_packer_doc(struct qn_packer *p, const uint8_t id[16], const uint32_t *ids,
+		  size_t n, struct qn_err *err)
+{
+	static const uint32_t none[1];
+
+	return pack(p, id, ids ? ids : none, NULL, n, err);
+}
+
+int qn_packer_doc_raw(struct qn_packer *p, const uint8_t id[16], const void *le,
+		      size_t n, struct qn_err *err)
+{
+	return pack(p, id, NULL, le ? le : "", n, err);
 }
 
 int qn_packer_finish(struct qn_packer *p, struct qn_err *err)

@@ -163,6 +163,9 @@ void qn_shard_writer_doc(struct qn_shard_writer *w, const uint8_t id[16],
 void qn_shard_writer_more(struct qn_shard_writer *w);
 int qn_shard_writer_tokens(struct qn_shard_writer *w, const uint32_t *ids,
 			   size_t n, struct qn_err *err);
+/* The same from n tokens already in the shard's width, little-endian. */
+int qn_shard_writer_raw(struct qn_shard_writer *w, const void *le, size_t n,
+			struct qn_err *err);
 uint64_t qn_shard_writer_ntokens(const struct qn_shard_writer *w);
 uint64_t qn_shard_writer_ndocs(const struct qn_shard_writer *w);
 const struct qn_shard_doc *qn_shard_writer_docs(const struct qn_shard_writer *w);
@@ -199,6 +202,9 @@ int qn_packer_new(const struct qn_packer_opts *o, struct qn_packer **out,
 /* Adds a document: the end-of-text token (when the tokenizer has one), then ids. */
 int qn_packer_doc(struct qn_packer *p, const uint8_t id[16], const uint32_t *ids,
 		  size_t n, struct qn_err *err);
+/* The same from n tokens already in the shard's width, little-endian. */
+int qn_packer_doc_raw(struct qn_packer *p, const uint8_t id[16], const void *le,
+		      size_t n, struct qn_err *err);
 /* Commits the last shard. */
 int qn_packer_finish(struct qn_packer *p, struct qn_err *err);
 uint64_t qn_packer_docs(const struct qn_packer *p);

@@ -104,6 +104,16 @@ ok "but the same documents in each split" sh -c '
 		cmp s2.$sp s3.$sp || exit 1
 	done'
 
+# The same id twice (two versions of a document): ordered by their
+# tokens, so the input order still does not matter.
+dup=0123456789abcdef0123456789abcdef
+printf '{"id":"%s","text":"first version"}\n{"id":"%s","text":"second version"}\n' $dup $dup > dup1.jsonl
+printf '{"id":"%s","text":"second version"}\n{"id":"%s","text":"first version"}\n' $dup $dup > dup2.jsonl
+ok "shard a duplicated id one way" quern-shard -q -t "$GPT2" -o d1 --val-fraction 0 a.jsonl dup1.jsonl
+ok "and the other way" quern-shard -q -t "$GPT2" -o d2 --val-fraction 0 dup2.jsonl a.jsonl
+ok "the same shard" cmp d1/train_000000.bin d2/train_000000.bin
+ok "and the same index" cmp d1/train_000000.qidx d2/train_000000.qidx
+
 # Split stability: shard a subset plus new documents; every document of
 # both runs is in the same split in both.
 mkdir more; i=0; while [ $i -lt 40 ]; do printf 'new document %d\n' $i > more/n$i.txt; i=$((i + 1)); done

@@ -215,7 +215,21 @@ static void test_packer(int no_split, uint32_t vocab)
 			ids[j] = (uint32_t)(i * 1000 + j) % (vocab - 1);
 		memset(id, 0, 16);
 		id[15] = (uint8_t)i;
-		rc = qn_packer_doc(p, id, ids, (size_t)n, &err);
+		if (i % 2) {	/* every other document from raw little-endian bytes */
+			uint8_t raw[800];
+
+			for (j = 0; j < n; j++) {
+				if (o.proto.token_bytes == 2) {
+					raw[2 * j] = (uint8_t)ids[j];
+					raw[2 * j + 1] = (uint8_t)(ids[j] >> 8);
+				} else {
+					qn_put32(raw + 4 * j, ids[j]);
+				}
+			}
+			rc = qn_packer_doc_raw(p, id, raw, (size_t)n, &err);
+		} else {
+			rc = qn_packer_doc(p, id, ids, (size_t)n, &err);
+		}
 		want_total += (uint64_t)n + 1;
 	}
 	is_int(rc, 0, "40 documents packed");
