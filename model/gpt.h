@@ -93,12 +93,17 @@ void qn_gpt_init(struct qn_gpt *m, uint64_t seed);
 /*
  * Forward pass over inputs[b*T + t] (b < B, t < T, within the sizes given
  * to qn_gpt_new).  With targets, computes and returns the mean loss (and
- * keeps what backward needs); without (NULL), returns -1.
+ * keeps what backward needs); without (NULL), returns -1.  Every input
+ * and target must be below cfg.vocab (asserted: the caller checks data).
  */
 float qn_gpt_forward(struct qn_gpt *m, const int32_t *inputs,
 		     const int32_t *targets, int B, int T);
 void qn_gpt_zero_grad(struct qn_gpt *m);
-/* Adds the gradient of the last forward's mean loss to m->grads. */
+/*
+ * Adds the gradient of the last forward's mean loss to m->grads; once per
+ * forward with targets (the fast path turns the probabilities into their
+ * gradient in place).
+ */
 void qn_gpt_backward(struct qn_gpt *m);
 
 /*

@@ -30,7 +30,7 @@ enum {
 	A_LN1_RSTD,	/* [L,N] */
 	A_QKV,		/* [L,N,3C] */
 	A_ATTY,		/* [L,N,C] */
-	A_PREATT,	/* [L,B,NH,T,T] */
+	A_PREATT,	/* [B,NH,T,T]: scratch, backward needs only att */
 	A_ATT,		/* [L,B,NH,T,T] */
 	A_ATTPROJ,	/* [L,N,C] */
 	A_RESIDUAL2,	/* [L,N,C] */
@@ -73,7 +73,8 @@ static size_t pass_act_sizes(const struct qn_gpt_config *c, int B, int T,
 	s[A_LN2] = s[A_FCPROJ] = s[A_RESIDUAL3] = L * N * C;
 	s[A_LN1_MEAN] = s[A_LN1_RSTD] = s[A_LN2_MEAN] = s[A_LN2_RSTD] = L * N;
 	s[A_QKV] = L * N * 3 * C;
-	s[A_PREATT] = s[A_ATT] = L * att;
+	s[A_PREATT] = att;
+	s[A_ATT] = L * att;
 	s[A_FCH] = s[A_FCH_GELU] = L * N * 4 * C;
 	s[A_LNF] = N * C;
 	s[A_LNF_MEAN] = s[A_LNF_RSTD] = s[A_LOSSES] = N;
@@ -114,7 +115,7 @@ static double pass_forward(const struct pass_ops *ops, const struct qn_gpt_confi
 				      residual, p[QN_LN1W] + l * C, p[QN_LN1B] + l * C, N, C);
 		OP(matmul_forward)(qkv, ln1, p[QN_QKVW] + (size_t)l * 3 * C * C,
 				   p[QN_QKVB] + l * 3 * C, N, C, 3 * C);
-		OP(attention_forward)(atty, a[A_PREATT] + l * att, a[A_ATT] + l * att,
+		OP(attention_forward)(atty, a[A_PREATT], a[A_ATT] + l * att,
 				      qkv, B, T, C, NH);
 		OP(matmul_forward)(attproj, atty, p[QN_ATTPROJW] + (size_t)l * C * C,
 				   p[QN_ATTPROJB] + l * C, N, C, C);
