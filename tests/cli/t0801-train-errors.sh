@@ -77,6 +77,18 @@ cp "$T/.out" fast.out
 ok "reference, 3 steps" quern-train -o g $M --steps 3 --val-every 0 --reference shards
 paste -d' ' fast.out "$T/.out" | awk '/^step/ { d = $4 - $16; if (d < 0) d = -d; if (d > m) m = d } END { print m + 0 }' > diff.txt
 ok "the losses agree within 1e-4 (largest difference $(cat diff.txt))" awk 'NR == 1 { exit !($1 < 1e-4) }' diff.txt
+# Accumulation: two micro-batches of 4 make the step one batch of 8 makes
+# (the same windows in order), to rounding.
+ok "B=4, 128 tokens a step" quern-train -o acc1 -B 4 -T 16 --layers 2 --heads 2 --width 32 \
+	--batch-tokens 128 --steps 4 --val-every 0 --no-shuffle shards
+sed -n 's/^step [0-9]*\/4: loss \([^ ]*\) lr [^ ]* norm \([^ ]*\).*/\1 \2/p' "$T/.out" > acc1.txt
+ok "B=8, 128 tokens a step" quern-train -o acc2 -B 8 -T 16 --layers 2 --heads 2 --width 32 \
+	--steps 4 --val-every 0 --no-shuffle shards
+sed -n 's/^step [0-9]*\/4: loss \([^ ]*\) lr [^ ]* norm \([^ ]*\).*/\1 \2/p' "$T/.out" > acc2.txt
+is "4 steps each" "4 4" "$(wc -l < acc1.txt | tr -d ' ') $(wc -l < acc2.txt | tr -d ' ')"
+ok "the same losses and gradient norms within 1e-5" sh -c \
+	"paste -d' ' acc1.txt acc2.txt | awk '{ if (\$1 - \$3 > 1e-5 || \$3 - \$1 > 1e-5 || \$2 - \$4 > 1e-5 || \$4 - \$2 > 1e-5) bad = 1 } END { exit bad }'"
+
 # Any thread count, the same bytes; a resume may change it.
 ok "-j 1, 4 steps" quern-train -q -j 1 -o j1 $M --steps 4 --val-every 0 --export-llmc j1.bin shards
 ok "-j 2, 2 steps" quern-train -q -j 2 -o j2 $M --steps 4 --stop-at 2 --val-every 0 shards
