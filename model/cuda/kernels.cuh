@@ -49,10 +49,14 @@ struct qn_cuda_ctx {
 int qn_cuda_fail(struct qn_cuda_ctx *ctx, const char *file, int line,
 		 const char *call, const char *what);
 
+/* on failure also clears CUDA's last error, so that a failed allocation
+ * (not sticky) is not reported again by the next launch check */
 #define QN_CUDA_CK(ctx, call) do { \
 	cudaError_t e_ = (call); \
-	if (e_ != cudaSuccess) \
+	if (e_ != cudaSuccess) { \
+		cudaGetLastError(); \
 		return qn_cuda_fail((ctx), __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+	} \
 } while (0)
 #define QN_LAUNCH_CK(ctx) QN_CUDA_CK(ctx, cudaGetLastError())
 #define QN_BLAS_CK(ctx, call) do { \
