@@ -23,6 +23,53 @@
 
 #include "internal.h"
 
+/*
+ * The length of the whitespace character at s[i] (Python's str.isspace:
+ * what str.split() and str.strip() remove), or 0.
+ */
+static size_t py_space(const char *s, size_t n, size_t i)
+{
+	const unsigned char *p = (const unsigned char *)s + i;
+	size_t left = n - i;
+
+	if (*p < 0x80)
+		return (*p == ' ' || (*p >= '\t' && *p <= '\r') || (*p >= 0x1c && *p <= 0x1f)) ? 1 : 0;
+	if (left >= 2 && p[0] == 0xC2 && (p[1] == 0x85 || p[1] == 0xA0))
+		return 2;
+	if (left >= 3 && p[0] == 0xE1 && p[1] == 0x9A && p[2] == 0x80)
+		return 3;	/* U+1680 */
+	if (left >= 3 && p[0] == 0xE2 && p[1] == 0x80 &&
+	    ((p[2] >= 0x80 && p[2] <= 0x8A) || p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0xAF))
+		return 3;	/* U+2000-U+200A, U+2028, U+2029, U+202F */
+	if (left >= 3 && p[0] == 0xE2 && p[1] == 0x81 && p[2] == 0x9F)
+		return 3;	/* U+205F */
+	if (left >= 3 && p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80)
+		return 3;	/* U+3000 */
+	return 0;
+}
+
+/* Whether s[0..i) ends with a whitespace character; its length if so. */
+static size_t py_space_before(const char *s, size_t i)
+{
+	size_t k;
+
+	for (k = 1; k <= 3 && k <= i; k++)
+		if (((unsigned char)s[i - k] & 0xC0) != 0x80 || k == 3)
+			return py_space(s, i, i - k) == k ? k : 0;
+	return 0;
+}
+
+/* s[*a..*b) with Python's strip(). */
+static void py_strip(const char *s, size_t *a, size_t *b)
+{
+	size_t k;
+
+	while (*a < *b && (k = py_space(s, *b, *a)))
+		*a += k;
+	while (*b > *a && (k = py_space_before(s, *b)))
+		*b -= k;
+}
+
 static double ratio(double a, double b)
 {
 	return a / (b > 0 ? b : 1);
@@ -115,10 +162,7 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n,
 	int g;
 
 	/* Paragraphs: re.split("\n{2,}", text.strip()). */
-	while (a < b && (text[a] == ' ' || (text[a] >= '\t' && text[a] <= '\r')))
-		a++;
-	while (b > a && (text[b - 1] == ' ' || (text[b - 1] >= '\t' && text[b - 1] <= '\r')))
-		b--;
+	py_strip(text, &a, &b);
 	dup_pieces(c, text + a, b - a, 2, &np, &nd, &dc);
 	set(res, M_GR_DUP_PARA_FRAC, ratio((double)nd, (double)np));
 	set(res, M_GR_DUP_PARA_CHAR_FRAC, ratio((double)dc, (double)total));
@@ -221,11 +265,6 @@ static size_t count_str(const char *s, size_t n, const char *pat)
 	return k;
 }
 
-static int is_blank(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
-}
-
 static int ends_with(const char *s, size_t n, const char *suf)
 {
 	size_t m = strlen(suf);
@@ -258,10 +297,7 @@ void qn_step_gopher_quality(struct qn_cleaner *c, const char *text, size_t n,
 		const char *nl = memchr(text + start, '\n', n - start);
 		size_t end = nl ? (size_t)(nl - text) : n, a = start, b = end;
 
-		while (a < b && is_blank(text[a]))
-			a++;
-		while (b > a && is_blank(text[b - 1]))
-			b--;
+		py_strip(text, &a, &b);
 		nlines++;
 		if (a < b && (text[a] == '-' || (b - a >= 3 && !memcmp(text + a, "\xe2\x80\xa2", 3))))
 			bullets++;
@@ -317,12 +353,14 @@ static size_t sentences(const char *s, size_t n)
 		size_t a, b, e;
 		int alnum = 0;
 
-		while (i < n && (s[i] == ' ' || s[i] == '\t'))
-			i++;
+		size_t sp;
+
+		while (i < n && (sp = py_space(s, n, i)))
+			i += sp;
 		if (i >= n)
 			break;
 		a = i;
-		while (i < n && s[i] != ' ' && s[i] != '\t') {
+		while (i < n && !py_space(s, n, i)) {
 			alnum |= is_ascii_alnum((unsigned char)s[i]);
 			i++;
 		}
@@ -393,20 +431,17 @@ int qn_step_c4(struct qn_cleaner *c, struct qn_buf *text, struct qn_clean_result
 
 		start = end + 1;
 		total++;
-		while (a < b && (is_blank(s[a])))
-			a++;
-		while (b > a && (is_blank(s[b - 1])))
-			b--;
+		py_strip(s, &a, &b);
 		/* words = line.split() */
 		for (i = a; i < b;) {
-			size_t w0;
+			size_t w0, k;
 
-			while (i < b && is_blank(s[i]))
-				i++;
+			while (i < b && (k = py_space(s, b, i)))
+				i += k;
 			if (i >= b)
 				break;
 			w0 = i;
-			while (i < b && !is_blank(s[i]))
+			while (i < b && !py_space(s, b, i))
 				i++;
 			nwords++;
 			/* code points never outnumber bytes: count only when it can matter */
@@ -530,8 +565,9 @@ void qn_step_fineweb(struct qn_cleaner *c, const char *text, size_t n,
 		if (nch <= shortlen)
 			shortl++;
 		/* find_duplicates over the lines that are not blank */
-		for (a = start, b = end; a < b && (is_blank(text[a])); a++)
-			;
+		a = start;
+		b = end;
+		py_strip(text, &a, &b);
 		if (a < b) {
 			size_t s = htab_add(&c->ht, XXH3_64bits(text + start, len), (uint32_t)nlines);
 

@@ -47,7 +47,7 @@ enum {
 #define MAX_ERRORS_DEFAULT 1000
 
 static struct {
-	const char *manifest, *output, *config, *rules;
+	const char *manifest, *output, *config, *rules, *measures;
 	int threads, quiet, dry_run, profile;
 	uint64_t max_doc_bytes, part_bytes;
 	long max_errors;
@@ -68,6 +68,7 @@ struct item {
 	uint64_t in_bytes;		/* text bytes read */
 	struct qn_clean_result res;
 	size_t json_off, json_len;	/* the output line in the batch's json, if kept */
+	size_t meas_off, meas_len;	/* the --measures line in the batch's meas */
 };
 
 struct batch {
@@ -75,6 +76,7 @@ struct batch {
 	int n, cap;
 	uint64_t bytes;
 	struct qn_buf json;
+	struct qn_buf meas;	/* --measures lines */
 };
 
 static struct batch *batch_new(void)
@@ -94,6 +96,7 @@ static void batch_free(struct batch *b)
 	}
 	free(b->items);
 	qn_buf_release(&b->json);
+	qn_buf_release(&b->meas);
 	free(b);
 }
 
@@ -253,6 +256,33 @@ static void set_meta(struct qn_doc *d, const char *lang, double score, struct qn
 static struct qn_cleaner **cleaners;
 static struct qn_buf *scratch;
 
+/*
+ * One --measures line: the document's id, verdict, the rule that decided,
+ * its language and every value measured, as
+ * {"id":..,"verdict":"drop","rule":"gopher_quality:words","lang":"en",
+ *  "m":{"gopher_quality:words":12,...}}.
+ */
+static void measures_line(const struct item *it, struct qn_buf *out)
+{
+	const struct qn_clean_result *r = &it->res;
+	int k, first = 1;
+
+	qn_buf_appendf(out, "{\"id\":\"%s\",\"verdict\":\"%s\",\"rule\":", it->id,
+		       r->verdict == QN_KEEP ? "keep" : r->verdict == QN_DROP ? "drop" : "error");
+	qn_buf_append_json_str(out, r->drop_name, strlen(r->drop_name));
+	qn_buf_puts(out, ",\"lang\":");
+	qn_buf_append_json_str(out, r->lang, strlen(r->lang));
+	qn_buf_puts(out, ",\"m\":{");
+	for (k = 0; k < QN_NMEASURES; k++) {
+		if (!r->measured[k])
+			continue;
+		qn_buf_appendf(out, "%s\"%s:%s\":%.6g", first ? "" : ",", qn_measure_defs[k].step,
+			       qn_measure_defs[k].name, r->m[k]);
+		first = 0;
+	}
+	qn_buf_puts(out, "}}\n");
+}
+
 static void work(void *ctx, void *batch, int worker)
 {
 	struct batch *b = batch;
@@ -265,6 +295,11 @@ static void work(void *ctx, void *batch, int worker)
 		if (it->kind != IT_DOC)
 			continue;
 		qn_cleaner_run(cleaners[worker], &it->doc.text, opt.dry_run, &it->res);
+		if (opt.measures) {
+			it->meas_off = b->meas.len;
+			measures_line(it, &b->meas);
+			it->meas_len = b->meas.len - it->meas_off;
+		}
 		if (it->res.verdict == QN_ERROR || (it->res.verdict == QN_DROP && !opt.dry_run))
 			continue;
 		if (it->res.lang[0])
@@ -283,6 +318,7 @@ static struct qn_manifest *manifest;
 static struct qn_progress progress;
 static struct batch *cur;
 static char *failure;
+static FILE *measures;
 
 static struct {
 	uint64_t docs_in, docs_out, dropped, modified, bytes_in, bytes_out, errors, too_large;
@@ -364,6 +400,11 @@ static void consume(struct batch *b)
 					       r->events[j].value, NULL, &err);
 		if (rc) {
 			fail(err.msg);
+			break;
+		}
+		if (measures && it->meas_len &&
+		    fwrite(b->meas.data + it->meas_off, 1, it->meas_len, measures) != it->meas_len) {
+			fail("--measures: write error");
 			break;
 		}
 		for (k = 0; k < QN_NMEASURES; k++)
@@ -502,7 +543,7 @@ static void usage(void)
 	printf("usage: quern-clean [-m DB] -o OUT [-j N] [-q] [--config FILE] [--set NAME=VALUE]...\n"
 	       "                   [--lang LIST] [--min-lang-score X] [--no-STEP]... [--nfkc]\n"
 	       "                   [--rules FILE] [--dry-run] [--max-doc-bytes N] [--part-bytes N]\n"
-	       "                   [--max-errors N] [--list-params] [--profile] IN...\n\n"
+	       "                   [--max-errors N] [--measures FILE] [--list-params] [--profile] IN...\n\n"
 	       "Cleans a document stream: normalizes the text, identifies its language,\n"
 	       "applies the Gopher, C4 and FineWeb filters, masks personal data and applies\n"
 	       "your own rules.  Every drop and change is recorded in the manifest.\n\n"
@@ -527,6 +568,8 @@ static void usage(void)
 	       "      --max-errors N      fail after more than N bad lines (default 1000)\n"
 	       "      --list-params       print every parameter and its default, and exit\n"
 	       "      --profile           print each step's share of the time on stderr\n"
+	       "      --measures FILE     write every document's measured values and verdict\n"
+	       "                          as JSON lines (- for stdout)\n"
 	       "  -h, --help              this help\n"
 	       "  -V, --version           the version\n\n"
 	       "See quern-clean(1).\n");
@@ -657,7 +700,7 @@ int main(int argc, char **argv)
 		O_LANG = 256, O_MIN_LANG_SCORE, O_NFKC, O_RULES, O_MAX_DOC_BYTES,
 		O_PART_BYTES, O_MAX_ERRORS, O_LIST, O_PROFILE,
 		O_NO_NORMALIZE, O_NO_LANGID, O_NO_GREP, O_NO_GQ, O_NO_C4, O_NO_FINEWEB,
-		O_NO_PII
+		O_NO_PII, O_MEASURES
 	};
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -683,6 +726,7 @@ int main(int argc, char **argv)
 		{ "no-c4", no_argument, NULL, O_NO_C4 },
 		{ "no-fineweb", no_argument, NULL, O_NO_FINEWEB },
 		{ "no-pii", no_argument, NULL, O_NO_PII },
+		{ "measures", required_argument, NULL, O_MEASURES },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -752,6 +796,7 @@ int main(int argc, char **argv)
 		case O_NO_C4: cfg.p[P_C4] = 0; break;
 		case O_NO_FINEWEB: cfg.p[P_FINEWEB] = 0; break;
 		case O_NO_PII: cfg.p[P_PII] = 0; break;
+		case O_MEASURES: opt.measures = optarg; break;
 		case 'h': usage(); return qn_finish_stdout(QN_EXIT_OK);
 		case 'V': qn_print_version();
 		default: qn_usage_error("invalid option");
@@ -789,6 +834,8 @@ int main(int argc, char **argv)
 	}
 	if (!(manifest = qn_manifest_open(qn_manifest_path(opt.manifest), &err)))
 		qn_errx(QN_EXIT_FAIL, "%s", err.msg);
+	if (opt.measures && !(measures = !strcmp(opt.measures, "-") ? stdout : fopen(opt.measures, "w")))
+		qn_errx(QN_EXIT_FAIL, "%s: %s", opt.measures, strerror(errno));
 
 	qn_config_init(&qcfg);
 	qn_config_str(&qcfg, "output", opt.output);
@@ -798,6 +845,7 @@ int main(int argc, char **argv)
 	qn_config_bool(&qcfg, "dry_run", opt.dry_run);
 	qn_config_str(&qcfg, "config", opt.config ? opt.config : "");
 	qn_config_str(&qcfg, "rules", opt.rules ? opt.rules : "");
+	qn_config_str(&qcfg, "measures", opt.measures ? opt.measures : "");
 	qn_config_int(&qcfg, "rules_count", qn_rules_count(cfg.rules));
 	qn_config_strv(&qcfg, "lang", cfg.langs, cfg.nlangs);
 	qn_config_int(&qcfg, "max_doc_bytes", (int64_t)opt.max_doc_bytes);
@@ -845,6 +893,10 @@ int main(int argc, char **argv)
 	qn_progress_end(&progress);
 	t0 = qn_now() - t0;
 
+	if (measures && measures != stdout && (fflush(measures) || ferror(measures)))
+		fail("--measures: write error");
+	if (measures && measures != stdout)
+		fclose(measures);
 	if (!failure && qn_docwriter_commit(writer, &err) < 0)
 		fail(err.msg);
 	for (i = 0; i < nin && !failure; i++) {
