@@ -24,3 +24,7 @@ cli_tests += \
 	tests/cli/t0501-dedup-mapreduce.sh \
 	tests/cli/t0502-dedup-bad-input.sh \
 	tests/cli/t0503-dedup-man-examples.sh
+unit_tests += tests/unit/t_fuzz_dedup
+tests_unit_t_fuzz_dedup_SOURCES = tests/unit/t_fuzz_dedup.c tests/fuzz/fuzz_dedup.c tests/tap.h
+tests_unit_t_fuzz_dedup_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/dedup
+tests_unit_t_fuzz_dedup_LDADD = $(QN_DEDUP_LIBS)
