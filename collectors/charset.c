@@ -191,7 +191,19 @@ static int use(const char *name, const char *how, const char *p, size_t n,
 	/* ICU wrote it, but the contract is ours: check. */
 	if (!qn_utf8_valid(out->data, out->len))
 		return -1;
-	copy_name(res->name, name, strlen(name));
+	{
+		/* The name as IANA registers it ("ISO-8859-1", not "latin1"). */
+		UErrorCode e = U_ZERO_ERROR;
+		const char *std = ucnv_getStandardName(name, "MIME", &e);
+
+		if (!std || U_FAILURE(e)) {
+			e = U_ZERO_ERROR;
+			std = ucnv_getStandardName(name, "IANA", &e);
+		}
+		if (!std || U_FAILURE(e))
+			std = name;
+		copy_name(res->name, std, strlen(std));
+	}
 	res->how = how;
 	res->converted = 1;
 	return 0;

@@ -380,8 +380,10 @@ static void emit(struct writer *w, const GumboNode *n, int depth, int list_kind)
 		return;
 	case GUMBO_TAG_TD:
 	case GUMBO_TAG_TH:
-		if (w->out->len > w->start && w->out->data[w->out->len - 1] != '\n' && !w->nl)
+		if (w->out->len > w->start && w->out->data[w->out->len - 1] != '\n' && !w->nl) {
+			w->space = 0;
 			put_raw(w, " |");
+		}
 		w->space = 1;
 		children(w, n, depth, 0);
 		w->space = 1;

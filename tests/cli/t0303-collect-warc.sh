@@ -54,7 +54,7 @@ is "the record type is in meta" "response response conversion response" \
 like "HTML is reduced to its text" 'json' "$(jq -r .text w.jsonl | head -n 1)"
 is "without the page's navigation" "" "$(jq -r .text w.jsonl | head -n 1 | grep -x 'Navigation')"
 is "the HTTP charset is used" "café in latin-1" "$(jq -r 'select(.source == "https://example.com/latin") | .text' w.jsonl | head -n 1)"
-is "and recorded" "iso-8859-1" "$(jq -r 'select(.source == "https://example.com/latin") | .meta.charset' w.jsonl | head -n 1)"
+is "and recorded" "ISO-8859-1" "$(jq -r 'select(.source == "https://example.com/latin") | .meta.charset' w.jsonl | head -n 1)"
 is "a 404 is no document, binary is left out (once per file)" "2" "$(counter skipped_binary)"
 like "the reject names the target URI and the record" '^https://example\.com/blob warc=file://.*;record=<urn:uuid:' \
 	"$(sql "SELECT value FROM doc_events WHERE rule = 'collect:binary' ORDER BY rowid DESC LIMIT 1")"
