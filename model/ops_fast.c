@@ -12,7 +12,13 @@
  * the cores.  No result depends on the number of threads: slabs are cut
  * by shape alone, sums over rows are split by column, not by row, and the
  * global norm adds fixed chunks in order; so the bytes are the same run
- * to run and for any OMP_NUM_THREADS.
+ * to run and for any OMP_NUM_THREADS (on one machine: the exp-heavy loops
+ * have an AVX2 build whose sums differ in the last bits from the SSE2 one).
+ *
+ * On cores shared with other programs, OMP_WAIT_POLICY=passive matters:
+ * libgomp's threads spin between parallel regions by default, taking the
+ * cores the working threads need (about 3x slower steps here under load);
+ * passive waiting costs a few microseconds per region (~100 per step).
  *
  * exp and tanh are computed by the vectorisable exp below (range
  * reduction by ln 2 and a degree-6 polynomial, ~2 ulp), not libm, which
