@@ -16,7 +16,8 @@ cli_tests += \
 	tests/cli/t0301-collect-bad-input.sh \
 	tests/cli/t0302-collect-archives.sh \
 	tests/cli/t0303-collect-warc.sh \
-	tests/cli/t0304-collect-charsets-html.sh
+	tests/cli/t0304-collect-charsets-html.sh \
+	tests/cli/t0305-collect-jsonl-hostile.sh
 unit_tests += tests/unit/t_collect_formats
 tests_unit_t_collect_formats_SOURCES = tests/unit/t_collect_formats.c tests/tap.h
 tests_unit_t_collect_formats_CPPFLAGS = $(AM_CPPFLAGS) $(ARCHIVE_CFLAGS)

@@ -25,6 +25,7 @@
 #include <fnmatch.h>
 #include <getopt.h>
 #include <limits.h>
+#include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -660,6 +661,12 @@ int main(int argc, char **argv)
 
 	qn_cli_init(argc, argv);
 	qn_catch_signals();
+	/*
+	 * libarchive converts member names through the locale: a UTF-8 one,
+	 * whatever the user's, so names come out as UTF-8.
+	 */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		setlocale(LC_CTYPE, "");
 	opt.threads = 0;
 	opt.max_errors = MAX_ERRORS_DEFAULT;
 	opt.include = qn_xcalloc((size_t)argc, sizeof *opt.include);
