@@ -89,6 +89,29 @@ is "4 steps each" "4 4" "$(wc -l < acc1.txt | tr -d ' ') $(wc -l < acc2.txt | tr
 ok "the same losses and gradient norms within 1e-5" sh -c \
 	"paste -d' ' acc1.txt acc2.txt | awk '{ if (\$1 - \$3 > 1e-5 || \$3 - \$1 > 1e-5 || \$2 - \$4 > 1e-5 || \$4 - \$2 > 1e-5) bad = 1 } END { exit bad }'"
 
+# Weight decay is decoupled and only on matrices and embeddings: from the
+# same start, one step with decay 10 differs from one without by exactly
+# -lr*wd*p0 on wpe and qkvw, and not at all on LayerNorm weights and the
+# qkv bias.  (Offsets in the llm.c file: Vp = 50304, C = 32, maxT = 16, L = 2.)
+S1="-B 4 -T 16 --steps 1 --val-every 0 -q"
+ok "the start" quern-train -o w0 --layers 2 --heads 2 --width 32 $S1 --lr 0 --export-llmc p0.bin shards
+ok "a step without decay" quern-train -o w1 $S1 --init-from-llmc p0.bin --lr 0.01 --min-lr 0.01 --weight-decay 0 --export-llmc p1.bin shards
+ok "a step with decay 10" quern-train -o w2 $S1 --init-from-llmc p0.bin --lr 0.01 --min-lr 0.01 --weight-decay 10 --export-llmc p2.bin shards
+floats() { od -An -v -tf4 -j "$2" -N 256 "$1" | tr -s ' ' '\n' | sed '/^$/d'; }
+WPE=$((1024 + 4 * 50304 * 32)); LN1W=$((WPE + 4 * 16 * 32)); QKVW=$((LN1W + 4 * 2 * 2 * 32))
+QKVB=$((QKVW + 4 * 2 * 96 * 32))
+for t in WPE QKVW; do
+	eval off=\$$t
+	floats p0.bin $off > f.a; floats p1.bin $off > f.b; floats p2.bin $off > f.c
+	paste f.a f.b f.c | awk '{ d = ($3 - $2) + 0.1 * $1; if (d < 0) d = -d; if (d > m) m = d } END { print m + 0 }' > worst
+	ok "$t is decayed by lr*wd*p (worst error $(cat worst))" awk 'NR == 1 { exit !($1 < 1e-6) }' worst
+done
+for t in LN1W QKVB; do
+	eval off=\$$t
+	floats p1.bin $off > f.b; floats p2.bin $off > f.c
+	ok "$t is not decayed" cmp -s f.b f.c
+done
+
 # Any thread count, the same bytes; a resume may change it.
 ok "-j 1, 4 steps" quern-train -q -j 1 -o j1 $M --steps 4 --val-every 0 --export-llmc j1.bin shards
 ok "-j 2, 2 steps" quern-train -q -j 2 -o j2 $M --steps 4 --stop-at 2 --val-every 0 shards
