@@ -28,3 +28,11 @@ unit_tests += tests/unit/t_fuzz_dedup
 tests_unit_t_fuzz_dedup_SOURCES = tests/unit/t_fuzz_dedup.c tests/fuzz/fuzz_dedup.c tests/tap.h
 tests_unit_t_fuzz_dedup_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/dedup
 tests_unit_t_fuzz_dedup_LDADD = $(QN_DEDUP_LIBS)
+
+# make bench: bench/dedup.sh (signing speed, clustering at scale, accuracy).
+EXTRA_PROGRAMS += bench/dedup-bench
+bench_dedup_bench_SOURCES = bench/dedup-bench.c
+bench_dedup_bench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/dedup
+bench_dedup_bench_LDADD = $(QN_DEDUP_LIBS)
+bench_scripts += bench/dedup.sh
+EXTRA_DIST += bench/dedup-accuracy.py

@@ -79,6 +79,13 @@ struct qn_sigwriter *qn_sigwriter_open(const char *path, const struct qn_dedup_p
 		free(w);
 		return NULL;
 	}
+	{
+		/* mkstemp makes 0600; a published file gets what open() would give. */
+		mode_t um = umask(0);
+
+		umask(um);
+		fchmod(fd, 0666 & ~um);
+	}
 	setvbuf(w->f, NULL, _IOFBF, 1 << 20);
 	w->xs = XXH64_createState();
 	XXH64_reset(w->xs, 0);
