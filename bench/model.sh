@@ -10,7 +10,7 @@
 # Run from the build directory after `make bench/model-bench` (make bench
 # does both).
 #
-#   QN_BENCH_STEPS  steps timed on the small shape (default 20; 124M: 3)
+#   QN_BENCH_STEPS  steps timed on the small shape (default 20; 124M: 2)
 #   TORCH_PYTHON    the Python with torch (default /usr/bin/python3)
 #
 # On a machine shared with other work, wall times measure the others too;
@@ -54,4 +54,4 @@ awk -v a="$ms" -v c="$cpu" -v n="$threads" 'BEGIN {
 	printf "  quern vs llm.c (274 ms/step, 936 tokens/s): %.2fx by wall time, %.2fx by CPU time per thread (goal 3x: 90 ms/step)\n", 274 / a, 274 / (c / n) }'
 
 echo "== GPT-2 124M's layers: L=12 heads=12 width=768 T=64 B=4 vocab=50257"
-run 12 12 768 64 4 50257 3
+run 12 12 768 64 4 50257 2
