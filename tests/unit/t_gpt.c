@@ -236,6 +236,25 @@ static void test_fast_vs_ref(void)
 	}
 	omp_set_num_threads(saved);
 
+	/* gradient accumulation: two backward passes add up */
+	int32_t inp2[B * T], tgt2[B * T];
+	float *g2 = malloc(n * 4), *sum = malloc(n * 4);
+	batch(inp2, tgt2, B * T, c.vocab);
+	qn_gpt_zero_grad(f);
+	qn_gpt_forward(f, inp2, tgt2, B, T);
+	qn_gpt_backward(f);
+	memcpy(g2, f->grads, n * 4);
+	for (size_t i = 0; i < n; i++)
+		sum[i] = g1[i] + g2[i];
+	qn_gpt_zero_grad(f);
+	qn_gpt_forward(f, inp, tgt, B, T);
+	qn_gpt_backward(f);
+	qn_gpt_forward(f, inp2, tgt2, B, T);
+	qn_gpt_backward(f);
+	ok(relerr(f->grads, sum, n) < 1e-6, "two backward passes add their gradients (%.2g)",
+	   relerr(f->grads, sum, n));
+	free(g2), free(sum);
+
 	/* a smaller batch than allocated equals a model made for it */
 	struct qn_gpt *s;
 	qn_gpt_new(&s, &c, 2, 9, QN_GPT_REF, &err);
