@@ -43,3 +43,8 @@ bin_PROGRAMS += quern-bpe-train
 quern_bpe_train_SOURCES = tokenizer/quern-bpe-train.c
 quern_bpe_train_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tokenizer
 quern_bpe_train_LDADD = libqntok.a $(LDADD) $(PCRE2_LIBS) $(ICU_LIBS)
+
+unit_tests += tests/unit/t_tok_pretok
+tests_unit_t_tok_pretok_SOURCES = tests/unit/t_tok_pretok.c tests/tap.h
+tests_unit_t_tok_pretok_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tokenizer
+tests_unit_t_tok_pretok_LDADD = libqntok.a $(LDADD) $(PCRE2_LIBS) $(ICU_LIBS)

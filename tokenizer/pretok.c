@@ -54,10 +54,13 @@ const char *qn_pretok_builtin_name(const char *pattern)
 	return NULL;
 }
 
+enum { FAST_NONE, FAST_GPT2, FAST_CL100K };
+
 struct qn_pretok {
 	char *pattern;
 	pcre2_code *re;
 	int jit;
+	int fast;	/* a hand-written splitter for ASCII text, or FAST_NONE */
 };
 
 struct qn_pretok_state {
@@ -146,6 +149,10 @@ int qn_pretok_new(const char *pattern, struct qn_pretok **out, struct qn_err *er
 	p->pattern = qn_xstrdup(pattern);
 	p->re = re;
 	p->jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
+	if (!strcmp(pattern, PAT_GPT2))
+		p->fast = FAST_GPT2;
+	else if (!strcmp(pattern, PAT_CL100K))
+		p->fast = FAST_CL100K;
 	*out = p;
 	return 0;
 }
@@ -162,6 +169,172 @@ void qn_pretok_free(struct qn_pretok *p)
 const char *qn_pretok_pattern(const struct qn_pretok *p)
 {
 	return p->pattern;
+}
+
+int qn_pretok_set_fast(struct qn_pretok *p, int on)
+{
+	int was = p->fast != FAST_NONE;
+
+	if (!on)
+		p->fast = FAST_NONE;
+	else if (!strcmp(p->pattern, PAT_GPT2))
+		p->fast = FAST_GPT2;
+	else if (!strcmp(p->pattern, PAT_CL100K))
+		p->fast = FAST_CL100K;
+	return was;
+}
+
+/*
+ * The fast splitters.  For the gpt2 and cl100k_base patterns, a piece
+ * whose extent is decided by ASCII bytes alone is found by a scan over a
+ * class table, as the regex would find it (alternatives in order, greedy
+ * runs, the lookahead of \s+(?!\S)).  Wherever a byte of 0x80 or above
+ * could change the answer (a letter run ending at one: it may be a
+ * letter; a white-space run ending at one: it may be U+00A0), the scan
+ * gives up and PCRE2 matches that one piece.  t_tok_pretok checks both
+ * ways against each other on random text.
+ */
+enum { C_P, C_L, C_N, C_W };	/* other, letter, digit, white space */
+
+static const uint8_t ascii_class[128] = {
+	['\t'] = C_W, ['\n'] = C_W, [0x0b] = C_W, ['\f'] = C_W, ['\r'] = C_W, [' '] = C_W,
+	['0'] = C_N, ['1'] = C_N, ['2'] = C_N, ['3'] = C_N, ['4'] = C_N,
+	['5'] = C_N, ['6'] = C_N, ['7'] = C_N, ['8'] = C_N, ['9'] = C_N,
+#define L2(a) [a] = C_L, [a + 32] = C_L
+	L2('A'), L2('B'), L2('C'), L2('D'), L2('E'), L2('F'), L2('G'), L2('H'), L2('I'),
+	L2('J'), L2('K'), L2('L'), L2('M'), L2('N'), L2('O'), L2('P'), L2('Q'), L2('R'),
+	L2('S'), L2('T'), L2('U'), L2('V'), L2('W'), L2('X'), L2('Y'), L2('Z'),
+#undef L2
+};
+
+/* The end of the run of class k from i, or 0 when a non-ASCII byte ends it. */
+static inline size_t run_of(const unsigned char *s, size_t n, size_t i, int k)
+{
+	while (i < n && s[i] < 0x80 && ascii_class[s[i]] == k)
+		i++;
+	if (i < n && s[i] >= 0x80)
+		return 0;
+	return i;
+}
+
+/* White space from i: sets *e to the run's end; 0 when a non-ASCII byte ends it. */
+static inline int ws_run(const unsigned char *s, size_t n, size_t i, size_t *e)
+{
+	*e = run_of(s, n, i, C_W);
+	return *e != 0;
+}
+
+static size_t fast_gpt2(const unsigned char *s, size_t n, size_t i)
+{
+	unsigned c = s[i];
+	size_t j = i, e;
+
+	if (c >= 0x80)
+		return 0;
+	if (c == '\'' && i + 1 < n) {
+		unsigned c1 = s[i + 1];
+
+		if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd')
+			return i + 2;
+		if (i + 2 < n && ((c1 == 'r' && s[i + 2] == 'e') || (c1 == 'v' && s[i + 2] == 'e') ||
+				  (c1 == 'l' && s[i + 2] == 'l')))
+			return i + 3;
+	}
+	if (c == ' ' && i + 1 < n) {
+		if (s[i + 1] >= 0x80)
+			return 0;
+		if (ascii_class[s[i + 1]] != C_W)
+			j = i + 1;
+	}
+	switch (ascii_class[s[j]]) {
+	case C_L:
+		return run_of(s, n, j + 1, C_L);
+	case C_N:
+		return run_of(s, n, j + 1, C_N);
+	case C_P:
+		return run_of(s, n, j + 1, C_P);
+	default:
+		break;
+	}
+	if (!ws_run(s, n, i, &e))
+		return 0;
+	if (e == n)
+		return n;		/* \s+(?!\S) to the end */
+	return e - i >= 2 ? e - 1 : e;	/* \s+(?!\S) leaves the last; else \s+ */
+}
+
+static inline unsigned lower(unsigned c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static size_t fast_cl100k(const unsigned char *s, size_t n, size_t i)
+{
+	unsigned c = s[i];
+	size_t e;
+
+	if (c >= 0x80)
+		return 0;
+	/* (?i:'s|'t|'re|'ve|'m|'ll|'d) */
+	if (c == '\'' && i + 1 < n) {
+		unsigned c1 = s[i + 1];
+
+		if (c1 >= 0x80)
+			return 0;	/* U+017F folds to s */
+		c1 = lower(c1);
+		if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd')
+			return i + 2;
+		if (i + 2 < n && s[i + 2] < 0x80) {
+			unsigned c2 = lower(s[i + 2]);
+
+			if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l'))
+				return i + 3;
+		}
+	}
+	int k = ascii_class[c];
+	/* [^\r\n\p{L}\p{N}]?\p{L}+ */
+	if (k == C_L)
+		return run_of(s, n, i + 1, C_L);
+	if (c != '\r' && c != '\n' && k != C_N && i + 1 < n) {
+		if (s[i + 1] >= 0x80)
+			return 0;
+		if (ascii_class[s[i + 1]] == C_L)
+			return run_of(s, n, i + 2, C_L);
+	}
+	/* \p{N}{1,3} */
+	if (k == C_N) {
+		for (e = i + 1; e < n && e - i < 3; e++) {
+			if (s[e] >= 0x80)
+				return 0;
+			if (ascii_class[s[e]] != C_N)
+				break;
+		}
+		return e;
+	}
+	/*  ?[^\s\p{L}\p{N}]+[\r\n]* */
+	size_t j = i;
+	if (c == ' ' && i + 1 < n) {
+		if (s[i + 1] >= 0x80)
+			return 0;
+		if (ascii_class[s[i + 1]] == C_P)
+			j = i + 1;
+	}
+	if (ascii_class[s[j]] == C_P) {
+		if (!(e = run_of(s, n, j + 1, C_P)))
+			return 0;
+		while (e < n && (s[e] == '\r' || s[e] == '\n'))
+			e++;
+		return e;
+	}
+	/* white space: \s*[\r\n]+, then \s+(?!\S), then \s+ */
+	if (!ws_run(s, n, i, &e))
+		return 0;
+	for (size_t l = e; l > i; l--)
+		if (s[l - 1] == '\r' || s[l - 1] == '\n')
+			return l;
+	if (e == n)
+		return n;
+	return e - i >= 2 ? e - 1 : e;
 }
 
 struct qn_pretok_state *qn_pretok_state_new(const struct qn_pretok *p)
@@ -216,6 +389,17 @@ int qn_pretok_split(struct qn_pretok_state *s, const char *text, size_t len,
 	int rc;
 
 	while (pos < len) {
+		if (p->fast) {
+			size_t e = p->fast == FAST_GPT2 ? fast_gpt2((const unsigned char *)text, len, pos)
+						       : fast_cl100k((const unsigned char *)text, len, pos);
+
+			if (e > pos) {
+				if ((rc = piece(arg, text + pos, e - pos)))
+					return rc;
+				pos = e;
+				continue;
+			}
+		}
 		if (p->jit)
 			rc = pcre2_jit_match(p->re, (PCRE2_SPTR)text, len, pos, 0, s->md, s->mctx);
 		else

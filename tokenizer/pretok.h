@@ -34,6 +34,13 @@ int qn_pretok_new(const char *pattern, struct qn_pretok **out, struct qn_err *er
 void qn_pretok_free(struct qn_pretok *p);
 const char *qn_pretok_pattern(const struct qn_pretok *p);
 
+/*
+ * Turns the hand-written splitters of the gpt2 and cl100k_base patterns
+ * on (the default) or off, so tests can compare them with PCRE2; returns
+ * whether one was on.  Not to be called while the pattern is in use.
+ */
+int qn_pretok_set_fast(struct qn_pretok *p, int on);
+
 struct qn_pretok_state *qn_pretok_state_new(const struct qn_pretok *p);
 void qn_pretok_state_free(struct qn_pretok_state *s);
 
