@@ -13,3 +13,6 @@ bin_PROGRAMS += quern-clean
 quern_clean_SOURCES = cleaners/quern-clean.c
 quern_clean_CPPFLAGS = $(AM_CPPFLAGS) $(ICU_CFLAGS)
 quern_clean_LDADD = $(QN_CLEAN_LIBS)
+dist_man_MANS += man/quern-clean.1
+cli_tests += \
+	tests/cli/t0400-clean-basic.sh
