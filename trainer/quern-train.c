@@ -218,6 +218,7 @@ static void usage(void)
 	       "      --resume CKPT       continue the run of CKPT bit for bit\n"
 	       "      --export-llmc F     also write the final weights as llm.c's model file\n"
 	       "      --device D          cpu (default) or cuda\n"
+	       "      --reference         the plain reference ops instead of the fast path\n"
 	       "  -h, --help              this help\n"
 	       "  -V, --version           the version\n\n"
 	       "See quern-train(1).\n");

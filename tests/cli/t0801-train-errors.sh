@@ -112,6 +112,15 @@ for t in LN1W QKVB; do
 	ok "$t is not decayed" cmp -s f.b f.c
 done
 
+# Shards without a val split: training goes on, without validation.
+mkdir trainonly
+cp shards/train_* trainonly/
+ok "a directory without val shards" quern-train -o to $M --steps 2 --val-every 1 trainonly
+is "no validation loss" 0 "$(grep -c val_loss "$T/.out")"
+mkdir noshards
+fails 1 "a directory without train shards" quern-train -o to2 $M --steps 2 noshards
+like "says so" 'no train shard' "$(err)"
+
 # Any thread count, the same bytes; a resume may change it.
 ok "-j 1, 4 steps" quern-train -q -j 1 -o j1 $M --steps 4 --val-every 0 --export-llmc j1.bin shards
 ok "-j 2, 2 steps" quern-train -q -j 2 -o j2 $M --steps 4 --stop-at 2 --val-every 0 shards
