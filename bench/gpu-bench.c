@@ -7,6 +7,10 @@
  *
  *	gpu-bench [-L layers] [-H heads] [-C channels] [-T seq] [-V vocab]
  *		  [-B batch (0: the largest that fits)] [-s steps] [-w warmup]
+ *		  [-a cublas|flash]
+ *
+ * -a flash runs the fused attention (QN_CUDA_ATTENTION=flash) and labels
+ * the line "quern-flash:".
  *
  * FLOPs per token: 6 * parameters + 6 * layers * channels * T (the
  * issue's formula, parameters with the padded vocabulary as stored);
@@ -15,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,7 +54,7 @@ int main(int argc, char **argv)
 {
 	struct qn_gpt_config cfg = { .max_seq = 1024, .vocab = 50257, .n_layer = 12, .n_head = 12, .channels = 768 };
 	static const int tries[] = { 64, 48, 32, 24, 16, 12, 8, 4, 2, 1 };
-	int B = 0, T = 1024, steps = 20, warmup = 3, opt;
+	int B = 0, T = 1024, steps = 20, warmup = 3, opt, flash = 0;
 	struct qn_gpt *cpu = NULL;
 	struct qn_gpt_cuda *g = NULL;
 	struct qn_err err;
@@ -59,7 +64,7 @@ int main(int argc, char **argv)
 	char name[160];
 	double t0, dt, tps, fpt, gemm = 0, gemm_model = 0;
 
-	while ((opt = getopt(argc, argv, "L:H:C:T:V:B:s:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "L:H:C:T:V:B:s:w:a:")) != -1) {
 		switch (opt) {
 		case 'L': cfg.n_layer = atoi(optarg); break;
 		case 'H': cfg.n_head = atoi(optarg); break;
@@ -69,11 +74,14 @@ int main(int argc, char **argv)
 		case 'B': B = atoi(optarg); break;
 		case 's': steps = atoi(optarg); break;
 		case 'w': warmup = atoi(optarg); break;
+		case 'a': flash = !strcmp(optarg, "flash"); break;
 		default:
-			fprintf(stderr, "usage: gpu-bench [-L n] [-H n] [-C n] [-T n] [-V n] [-B n] [-s n] [-w n]\n");
+			fprintf(stderr, "usage: gpu-bench [-L n] [-H n] [-C n] [-T n] [-V n] [-B n] [-s n] [-w n] [-a cublas|flash]\n");
 			return 2;
 		}
 	}
+	if (flash)
+		setenv("QN_CUDA_ATTENTION", "flash", 1);
 	if (qn_cuda_device_count() < 1) {
 		printf("gpu-bench: no CUDA device\n");
 		return 77;
@@ -130,9 +138,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gpu-bench: gemm: %s\n", err.msg);
 		return 1;
 	}
-	printf("quern: B=%d T=%d ms_per_step=%.1f tokens_per_s=%.0f tflops=%.1f mfu=%.4f "
+	printf("%s: B=%d T=%d ms_per_step=%.1f tokens_per_s=%.0f tflops=%.1f mfu=%.4f "
 	       "gemm_tflops=%.1f gemm_model_tflops=%.1f mfu_vs_gemm=%.4f loss=%.4f\n",
-	       B, T, dt / steps * 1e3, tps, tps * fpt / 1e12, tps * fpt / PEAK, gemm, gemm_model,
+	       flash ? "quern-flash" : "quern", B, T, dt / steps * 1e3, tps, tps * fpt / 1e12, tps * fpt / PEAK, gemm, gemm_model,
 	       tps * fpt / (gemm * 1e12), loss);
 	qn_gpt_free(cpu);
 	free(inp);

@@ -89,7 +89,7 @@ NVFLAGS="-O3 -std=c++17 $gencode -Werror all-warnings -Xcompiler -Wall,-Wextra,-
 
 say "building in $bld with $NVCC ($($NVCC --version | tail -1)), sm: $archs"
 pids=
-for f in kernels gpt_cuda ops_check; do
+for f in kernels attention gpt_cuda ops_check; do
 	$NVCC $NVFLAGS $INC -I"$CUDA_DIR/include" -c "$top/model/cuda/$f.cu" -o "cuda-$f.o" &
 	pids="$pids $!"
 done
@@ -111,7 +111,7 @@ else
 fi
 for p in $pids; do wait "$p" || die "a compile step failed"; done
 LIBS="-L$CUDA_DIR/lib64 -Wl,-rpath,$CUDA_DIR/lib64 -lcublasLt -lcublas -lcudart $blaslib -lgomp -lpthread -lm -lstdc++"
-CUOBJ="cuda-kernels.o cuda-gpt_cuda.o cuda-ops_check.o"
+CUOBJ="cuda-kernels.o cuda-attention.o cuda-gpt_cuda.o cuda-ops_check.o"
 for p in t_cuda_ops t_cuda_train gpu-bench; do
 	$CC -o "$p" "$p.o" $CUOBJ $host $LIBS || die "linking $p failed"
 done
@@ -144,6 +144,8 @@ steps=20
 [ $quick = 1 ] && steps=5
 ./gpu-bench -s $steps -w 3 2>&1 | tee "$log/quern.txt"
 qline=$(grep '^quern:' "$log/quern.txt")
+./gpu-bench -s $steps -w 3 -a flash 2>&1 | tee "$log/quern-flash.txt"
+fline=$(grep '^quern-flash:' "$log/quern-flash.txt")
 qb=$(printf '%s\n' "$qline" | sed -n 's/.*B=\([0-9]*\).*/\1/p')
 ${TORCH_PYTHON:-python3} "$top/bench/gpu-torch.py" -s $steps -w 3 ${qb:+-B $qb} 2>&1 | tee "$log/torch.txt"
 tline=$(grep '^torch:' "$log/torch.txt")
@@ -161,18 +163,20 @@ save
 	echo "CPU vs GPU training (t_cuda_train): $t_ok ok, $t_bad not ok"
 	echo "GPT-2 124M, T = 1024; MFU = tokens/s * (6 params + 6 L C T) / 989 TFLOP/s;"
 	echo "'vs GEMM' divides by the bf16 GEMM rate measured in the same run (8192^3)."
-	printf '%s\n%s\n' "$qline" "$tline" | awk '
+	printf '%s\n%s\n%s\n' "$qline" "$fline" "$tline" | awk '
 	function get(k,   i, a) { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } return "-" }
-	BEGIN { printf "| %-6s | %5s | %8s | %10s | %7s | %6s | %8s | %10s |\n", "run", "batch", "ms/step", "tokens/s", "TFLOP/s", "MFU", "vs GEMM", "GEMM TF/s" }
-	/^(quern|torch):/ {
+	BEGIN { printf "| %-11s | %5s | %8s | %10s | %7s | %6s | %8s | %10s |\n", "run", "batch", "ms/step", "tokens/s", "TFLOP/s", "MFU", "vs GEMM", "GEMM TF/s" }
+	/^(quern|quern-flash|torch):/ {
 		name = substr($1, 1, length($1) - 1)
-		printf "| %-6s | %5s | %8s | %10s | %7s | %5.1f%% | %7.1f%% | %10s |\n", name, get("B"), get("ms_per_step"),
+		printf "| %-11s | %5s | %8s | %10s | %7s | %5.1f%% | %7.1f%% | %10s |\n", name, get("B"), get("ms_per_step"),
 			get("tokens_per_s"), get("tflops"), 100 * get("mfu"), 100 * get("mfu_vs_gemm"), get("gemm_tflops")
 		tps[name] = get("tokens_per_s")
 	}
 	END {
 		if (tps["quern"] > 0 && tps["torch"] > 0)
 			printf "quern / PyTorch tokens/s: %.2f\n", tps["quern"] / tps["torch"]
+		if (tps["quern-flash"] > 0 && tps["torch"] > 0)
+			printf "quern-flash / PyTorch tokens/s: %.2f\n", tps["quern-flash"] / tps["torch"]
 	}'
 } | tee "$log/table.txt"
 save

@@ -28,6 +28,7 @@ struct qn_gpt_cuda {
 	int B, T;			/* capacity */
 	int curB, curT;			/* of the last forward */
 	int have_forward;
+	int fused;			/* attention: attention.cu's kernel */
 	size_t nparams, bytes;
 	size_t off[QN_NPARAM], size[QN_NPARAM];
 	struct qn_cuda_ctx ctx;
@@ -38,6 +39,7 @@ struct qn_gpt_cuda {
 	/* activations, [L, B*T, width] per layer */
 	bf16 *encoded, *ln1, *qkv, *atty, *att, *res2, *ln2, *fch, *fchg, *res3;
 	float *ln1m, *ln1r, *ln2m, *ln2r;
+	float *lse, *dD;		/* fused attention: [L,B,NH,T], [B,NH,T] */
 	bf16 *lnf, *logits;
 	float *lnfm, *lnfr, *losses;
 	/* scratch */
@@ -108,7 +110,12 @@ static int alloc_all(struct qn_gpt_cuda *g)
 	QN_TRY(DALLOC(g, g->ln1, L * BT * C));
 	QN_TRY(DALLOC(g, g->qkv, L * BT * 3 * C));
 	QN_TRY(DALLOC(g, g->atty, L * BT * C));
-	QN_TRY(DALLOC(g, g->att, L * BT * NH * T));
+	if (g->fused) {
+		QN_TRY(DALLOC(g, g->lse, L * BT * NH));
+		QN_TRY(DALLOC(g, g->dD, BT * NH));
+	} else {
+		QN_TRY(DALLOC(g, g->att, L * BT * NH * T));
+		}
 	QN_TRY(DALLOC(g, g->res2, L * BT * C));
 	QN_TRY(DALLOC(g, g->ln2, L * BT * C));
 	QN_TRY(DALLOC(g, g->fch, L * BT * 4 * C));
@@ -129,7 +136,6 @@ static int alloc_all(struct qn_gpt_cuda *g)
 	QN_TRY(DALLOC(g, g->dres, BT * C));
 	QN_TRY(DALLOC(g, g->dbtc, BT * C));
 	QN_TRY(DALLOC(g, g->dbt4, BT * 4 * C));
-	QN_TRY(DALLOC(g, g->datt, BT * NH * T));
 	QN_TRY(DALLOC(g, g->dqkvr, 3 * BT * C));
 	QN_TRY(DALLOC(g, g->dqkv, BT * 3 * C));
 	QN_TRY(DALLOC(g, g->d_inp, BT));
@@ -149,6 +155,7 @@ int qn_gpt_cuda_new(struct qn_gpt_cuda **out, const struct qn_gpt_config *c,
 		    int B, int T, const float *params, struct qn_err *err)
 {
 	struct qn_gpt_cuda *g;
+	const char *attn;
 	size_t o = 0;
 	int rc;
 
@@ -162,6 +169,13 @@ int qn_gpt_cuda_new(struct qn_gpt_cuda **out, const struct qn_gpt_config *c,
 		return qn_err_set(err, QN_EIO, "no CUDA device");
 	g = (struct qn_gpt_cuda *)qn_xcalloc(1, sizeof *g);
 	g->cfg = *c;
+	attn = getenv("QN_CUDA_ATTENTION");
+	g->fused = attn && !strcmp(attn, "flash");
+	if (g->fused && !qn_k_flash_supported(c->channels, c->n_head)) {
+		free(g);
+		return qn_err_set(err, QN_EUSAGE, "QN_CUDA_ATTENTION=flash: head size %d is not 16, 32, 64 or 128",
+				  c->channels / c->n_head);
+	}
 	g->B = B;
 	g->T = T;
 	g->nparams = qn_gpt_param_sizes(c, g->size);
@@ -196,7 +210,7 @@ void qn_gpt_cuda_free(struct qn_gpt_cuda *g)
 	void *all[] = {
 		g->master, g->m, g->v, g->params, g->grads, g->encoded, g->ln1, g->qkv, g->atty,
 		g->att, g->res2, g->ln2, g->fch, g->fchg, g->res3, g->ln1m, g->ln1r, g->ln2m,
-		g->ln2r, g->lnf, g->lnfm, g->lnfr, g->logits, g->losses, g->qkvr, g->vacc, g->btc,
+		g->ln2r, g->lse, g->dD, g->lnf, g->lnfm, g->lnfr, g->logits, g->losses, g->qkvr, g->vacc, g->btc,
 		g->dres, g->dbtc, g->dbt4, g->datt, g->dqkvr, g->dqkv, g->d_inp, g->d_tgt,
 		g->d_btok, g->d_boff, g->d_bpos,
 	};
@@ -278,14 +292,17 @@ int qn_gpt_cuda_forward(struct qn_gpt_cuda *g, const int32_t *inputs,
 	for (int l = 0; l < L; l++) {
 		const bf16 *res = l ? g->res3 + (l - 1) * cap * C : g->encoded;
 		bf16 *ln1 = g->ln1 + l * cap * C, *qkv = g->qkv + l * cap * 3 * C;
-		bf16 *atty = g->atty + l * cap * C, *att = g->att + l * cap * NH * g->T;
+		bf16 *atty = g->atty + l * cap * C, *att = g->att ? g->att + l * cap * NH * g->T : NULL;
 		bf16 *res2 = g->res2 + l * cap * C, *ln2 = g->ln2 + l * cap * C;
 		bf16 *fch = g->fch + l * cap * 4 * C, *fchg = g->fchg + l * cap * 4 * C;
 		bf16 *res3 = g->res3 + l * cap * C;
 
 		/* att holds [B,NH,T,T] at the current T, inside its capacity */
 		QN_TRY(qn_k_matmul_forward(x, qkv, NULL, ln1, P(g, QN_QKVW, l), P(g, QN_QKVB, l), N, C, 3 * C));
-		QN_TRY(qn_k_attention_forward(x, atty, att, g->qkvr, g->vacc, qkv, B, T, C, NH));
+		if (g->fused)
+			QN_TRY(qn_k_flash_attention_forward(x, atty, g->lse + l * cap * NH, g->qkvr, qkv, B, T, C, NH));
+		else
+			QN_TRY(qn_k_attention_forward(x, atty, att, g->qkvr, g->vacc, qkv, B, T, C, NH));
 		QN_TRY(qn_k_matmul_forward(x, g->btc, NULL, atty, P(g, QN_ATTPROJW, l), P(g, QN_ATTPROJB, l), N, C, C));
 		QN_TRY(qn_k_layernorm_forward(x, res2, ln2, g->ln2m + l * cap, g->ln2r + l * cap, res, g->btc,
 					      P(g, QN_LN2W, l), P(g, QN_LN2B, l), N, C));
@@ -340,7 +357,7 @@ int qn_gpt_cuda_backward(struct qn_gpt_cuda *g, struct qn_err *err)
 	for (int l = L - 1; l >= 0; l--) {
 		const bf16 *res = l ? g->res3 + (l - 1) * cap * C : g->encoded;
 		bf16 *ln1 = g->ln1 + l * cap * C, *qkv = g->qkv + l * cap * 3 * C;
-		bf16 *atty = g->atty + l * cap * C, *att = g->att + l * cap * NH * g->T;
+		bf16 *atty = g->atty + l * cap * C, *att = g->att ? g->att + l * cap * NH * g->T : NULL;
 		bf16 *res2 = g->res2 + l * cap * C, *ln2 = g->ln2 + l * cap * C;
 		bf16 *fch = g->fch + l * cap * 4 * C, *fchg = g->fchg + l * cap * 4 * C;
 
@@ -355,8 +372,12 @@ int qn_gpt_cuda_backward(struct qn_gpt_cuda *g, struct qn_err *err)
 		/* attention: dres is now the gradient of res2 */
 		QN_TRY(qn_k_matmul_backward(x, g->dbtc, G(g, QN_ATTPROJW, l), G(g, QN_ATTPROJB, l), g->dres,
 					    atty, P(g, QN_ATTPROJW, l), N, C, C));
-		QN_TRY(qn_k_attention_backward(x, g->dqkv, g->datt, g->qkvr, g->dqkvr, g->vacc, g->dbtc,
-					       qkv, att, B, T, C, NH));
+		if (g->fused)
+			QN_TRY(qn_k_flash_attention_backward(x, g->dqkv, g->qkvr, g->vacc, g->dD, g->dbtc, atty,
+							     qkv, g->lse + l * cap * NH, B, T, C, NH));
+		else
+			QN_TRY(qn_k_attention_backward(x, g->dqkv, g->datt, g->qkvr, g->dqkvr, g->vacc, g->dbtc,
+						       qkv, att, B, T, C, NH));
 		QN_TRY(qn_k_matmul_backward(x, g->dbtc, G(g, QN_QKVW, l), G(g, QN_QKVB, l), g->dqkv,
 					    ln1, P(g, QN_QKVW, l), N, C, 3 * C));
 		QN_TRY(qn_k_layernorm_backward(x, g->dres, G(g, QN_LN1W, l), G(g, QN_LN1B, l), g->dbtc,

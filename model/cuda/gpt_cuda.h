@@ -8,9 +8,13 @@
  * through cuBLASLt (bias, and GELU for the MLP's first layer, fused into
  * the epilogue); the other operations are the kernels of kernels.cu, each
  * checked against the CPU reference op of ops.h (tests/unit/t_cuda_ops.c).
- * Attention is the simple version for now: scores through cuBLAS, a causal
- * softmax kernel, the T x T probabilities kept for backward (B*NH*T*T bf16
- * per layer); a fused flash-style kernel is the next step.
+ * Attention, by default, is the simple version: scores through cuBLAS, a
+ * causal softmax kernel, the T x T probabilities kept for backward
+ * (B*NH*T*T bf16 per layer).  With QN_CUDA_ATTENTION=flash in the
+ * environment when the model is created, the fused flash-style kernel of
+ * attention.cu runs instead (tensor cores through WMMA, the T x T scores
+ * never stored, deterministic backward; head sizes 16, 32, 64, 128); it
+ * becomes the default once validated on a GPU.
  *
  * Deterministic: no float atomics; the same parameters and batches give
  * the same losses and weights run after run on the same device (resume is
@@ -25,6 +29,7 @@
  * Memory, per model: 16 bytes per parameter (fp32 master, m, v; bf16
  * weights and gradients) plus activations of about
  *   2*B*T*(L*(16*C + NH*T) + Vp + 19*C + NH*T) bytes
+ * (the NH*T terms become 2*NH fp32 per position with the fused attention)
  * (per layer 16 bf16 values per position and channel and the attention
  * probabilities; the logits and the backward scratch once).  GPT-2 124M
  * at T=1024 takes about 14 GB at B=16 and 51 GB at B=64; 350M (L=24,

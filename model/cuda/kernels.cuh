@@ -135,6 +135,20 @@ int qn_k_attention_backward(struct qn_cuda_ctx *ctx, bf16 *dqkv, bf16 *datt,
 			    bf16 *qkvr, bf16 *dqkvr, bf16 *dvacc, const bf16 *dout,
 			    const bf16 *qkv, const bf16 *att, int B, int T, int C, int NH);
 
+/*
+ * The fused (flash-style) attention of attention.cu: never stores T x T.
+ * Forward: out [B,T,C] and lse [B,NH,T] (fp32, kept for backward);
+ * qkvr [3,B,NH,T,HS] scratch.  Backward: dqkv [B,T,3C] overwritten from
+ * dout and the forward's out and lse; scratch qkvr, dor [B,NH,T,HS] and
+ * D [B,NH,T] (fp32).  Head sizes 16, 32, 64, 128 (qn_k_flash_supported).
+ */
+int qn_k_flash_supported(int C, int NH);
+int qn_k_flash_attention_forward(struct qn_cuda_ctx *ctx, bf16 *out, float *lse, bf16 *qkvr,
+				 const bf16 *qkv, int B, int T, int C, int NH);
+int qn_k_flash_attention_backward(struct qn_cuda_ctx *ctx, bf16 *dqkv, bf16 *qkvr, bf16 *dor,
+				  float *D, const bf16 *dout, const bf16 *out, const bf16 *qkv,
+				  const float *lse, int B, int T, int C, int NH);
+
 int qn_k_gelu_forward(struct qn_cuda_ctx *ctx, bf16 *out, const bf16 *inp, size_t n);
 /* dinp = gelu'(inp) * dout (dinp may be dout) */
 int qn_k_gelu_backward(struct qn_cuda_ctx *ctx, bf16 *dinp, const bf16 *inp,

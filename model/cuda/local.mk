@@ -9,6 +9,7 @@
 # auto).  The .cu files go through nvcc for sm_80 and sm_90, warnings
 # (nvcc's and the host compiler's) as errors.
 EXTRA_DIST += model/cuda/local.mk model/cuda/kernels.cu model/cuda/gpt_cuda.cu \
+	model/cuda/attention.cu \
 	model/cuda/ops_check.cu model/cuda/kernels.cuh model/cuda/gpt_cuda.h \
 	model/cuda/ops_cuda.h tests/unit/t_cuda_ops.c tests/unit/t_cuda_train.c \
 	bench/gpu.sh bench/gpu-torch.py bench/gpu-bench.c
@@ -19,14 +20,17 @@ QN_NVCC_FLAGS = -O3 -std=c++17 \
 	-Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
 QN_NVCC_CPPFLAGS = -I$(top_srcdir)/lib -I$(top_srcdir)/model $(CUDA_CFLAGS)
 QN_CUDA_LIBS = $(CUDA_LIBS) -lstdc++
-QN_CUDA_OBJS = model/cuda/kernels.$(OBJEXT) model/cuda/gpt_cuda.$(OBJEXT) \
-	model/cuda/ops_check.$(OBJEXT)
+QN_CUDA_OBJS = model/cuda/kernels.$(OBJEXT) model/cuda/attention.$(OBJEXT) \
+	model/cuda/gpt_cuda.$(OBJEXT) model/cuda/ops_check.$(OBJEXT)
 QN_CUDA_HDRS = $(top_srcdir)/model/cuda/kernels.cuh $(top_srcdir)/model/cuda/gpt_cuda.h \
 	$(top_srcdir)/model/cuda/ops_cuda.h $(top_srcdir)/model/gpt.h $(top_srcdir)/lib/err.h
 
 model/cuda/kernels.$(OBJEXT): $(top_srcdir)/model/cuda/kernels.cu $(QN_CUDA_HDRS)
 	@$(MKDIR_P) model/cuda
 	$(AM_V_CC)$(NVCC) $(QN_NVCC_FLAGS) $(QN_NVCC_CPPFLAGS) -c -o $@ $(top_srcdir)/model/cuda/kernels.cu
+model/cuda/attention.$(OBJEXT): $(top_srcdir)/model/cuda/attention.cu $(QN_CUDA_HDRS)
+	@$(MKDIR_P) model/cuda
+	$(AM_V_CC)$(NVCC) $(QN_NVCC_FLAGS) $(QN_NVCC_CPPFLAGS) -c -o $@ $(top_srcdir)/model/cuda/attention.cu
 model/cuda/gpt_cuda.$(OBJEXT): $(top_srcdir)/model/cuda/gpt_cuda.cu $(QN_CUDA_HDRS)
 	@$(MKDIR_P) model/cuda
 	$(AM_V_CC)$(NVCC) $(QN_NVCC_FLAGS) $(QN_NVCC_CPPFLAGS) -c -o $@ $(top_srcdir)/model/cuda/gpt_cuda.cu

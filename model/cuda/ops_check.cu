@@ -252,43 +252,62 @@ int qn_cuda_matmul_backward(float *dinp, float *dw, float *dbias,
 }
 
 int qn_cuda_attention_forward(float *out, float *att, const float *qkv,
-	int B, int T, int C, int NH, struct qn_err *err)
+	int B, int T, int C, int NH, int fused, struct qn_err *err)
 {
 	BEGIN(C);
-	size_t n = (size_t)B * T * C, na = (size_t)B * NH * T * T;
+	size_t n = (size_t)B * T * C, na = (size_t)B * NH * T * T, nr = (size_t)B * NH * T;
 	bf16 *gout, *gatt, *gqkvr, *gvacc, *gqkv;
+	float *glse;
+	if (fused && att)
+		return run_end(r, qn_err_set(err, QN_EUSAGE, "the fused attention keeps no probabilities"));
 	TRY(up(r, &gqkv, qkv, 3 * n));
 	TRY(poison(r, (void **)&gout, n * sizeof(bf16)));
-	TRY(poison(r, (void **)&gatt, na * sizeof(bf16)));
 	TRY(poison(r, (void **)&gqkvr, 3 * n * sizeof(bf16)));
-	TRY(poison(r, (void **)&gvacc, n * sizeof(bf16)));
-	TRY(qn_k_attention_forward(&r->ctx, gout, gatt, gqkvr, gvacc, gqkv, B, T, C, NH));
+	if (fused) {
+		TRY(poison(r, (void **)&glse, nr * sizeof(float)));
+		TRY(qn_k_flash_attention_forward(&r->ctx, gout, glse, gqkvr, gqkv, B, T, C, NH));
+	} else {
+		TRY(poison(r, (void **)&gatt, na * sizeof(bf16)));
+		TRY(poison(r, (void **)&gvacc, n * sizeof(bf16)));
+		TRY(qn_k_attention_forward(&r->ctx, gout, gatt, gqkvr, gvacc, gqkv, B, T, C, NH));
+		TRY(down(r, att, gatt, na));
+	}
 	TRY(down(r, out, gout, n));
-	TRY(down(r, att, gatt, na));
 	END();
 }
 
 int qn_cuda_attention_backward(float *dqkv, const float *dout, const float *qkv,
-	int B, int T, int C, int NH, struct qn_err *err)
+	int B, int T, int C, int NH, int fused, struct qn_err *err)
 {
 	BEGIN(C);
-	size_t n = (size_t)B * T * C, na = (size_t)B * NH * T * T;
-	bf16 *gout, *gatt, *gqkvr, *gvacc, *gqkv, *gdqkv, *gdatt, *gdqkvr, *gdout;
+	size_t n = (size_t)B * T * C, na = (size_t)B * NH * T * T, nr = (size_t)B * NH * T;
+	bf16 *gout, *gatt = NULL, *gqkvr, *gvacc, *gqkv, *gdqkv, *gdatt = NULL, *gdqkvr = NULL, *gdout;
+	float *glse = NULL, *gD = NULL;
 	TRY(up(r, &gqkv, qkv, 3 * n));
 	TRY(up(r, &gdout, dout, n));
 	TRY(poison(r, (void **)&gout, n * sizeof(bf16)));
-	TRY(poison(r, (void **)&gatt, na * sizeof(bf16)));
 	TRY(poison(r, (void **)&gqkvr, 3 * n * sizeof(bf16)));
 	TRY(poison(r, (void **)&gvacc, n * sizeof(bf16)));
 	TRY(poison(r, (void **)&gdqkv, 3 * n * sizeof(bf16)));
-	TRY(poison(r, (void **)&gdatt, na * sizeof(bf16)));
-	TRY(poison(r, (void **)&gdqkvr, 3 * n * sizeof(bf16)));
-	TRY(qn_k_attention_forward(&r->ctx, gout, gatt, gqkvr, gvacc, gqkv, B, T, C, NH));
+	if (fused) {
+		TRY(poison(r, (void **)&glse, nr * sizeof(float)));
+		TRY(poison(r, (void **)&gD, nr * sizeof(float)));
+		TRY(qn_k_flash_attention_forward(&r->ctx, gout, glse, gqkvr, gqkv, B, T, C, NH));
+	} else {
+		TRY(poison(r, (void **)&gatt, na * sizeof(bf16)));
+		TRY(poison(r, (void **)&gdatt, na * sizeof(bf16)));
+		TRY(poison(r, (void **)&gdqkvr, 3 * n * sizeof(bf16)));
+		TRY(qn_k_attention_forward(&r->ctx, gout, gatt, gqkvr, gvacc, gqkv, B, T, C, NH));
+	}
 	/* poison the scratch again: backward must not depend on forward's leftovers */
 	TRY(cudaMemsetAsync(gqkvr, 0xFF, 3 * n * sizeof(bf16), r->ctx.stream) == cudaSuccess ? 0 : QN_EIO);
 	TRY(cudaMemsetAsync(gvacc, 0xFF, n * sizeof(bf16), r->ctx.stream) == cudaSuccess ? 0 : QN_EIO);
-	TRY(qn_k_attention_backward(&r->ctx, gdqkv, gdatt, gqkvr, gdqkvr, gvacc, gdout, gqkv, gatt,
-				    B, T, C, NH));
+	if (fused)
+		TRY(qn_k_flash_attention_backward(&r->ctx, gdqkv, gqkvr, gvacc, gD, gdout, gout, gqkv, glse,
+						  B, T, C, NH));
+	else
+		TRY(qn_k_attention_backward(&r->ctx, gdqkv, gdatt, gqkvr, gdqkvr, gvacc, gdout, gqkv, gatt,
+					    B, T, C, NH));
 	TRY(down(r, dqkv, gdqkv, 3 * n));
 	END();
 }

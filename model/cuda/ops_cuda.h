@@ -46,12 +46,16 @@ int qn_cuda_matmul_forward(float *out, float *gelu_pre, const float *inp,
 int qn_cuda_matmul_backward(float *dinp, float *dw, float *dbias,
 	const float *dout, const float *inp, const float *w, int N, int C, int OC,
 	struct qn_err *err);
-/* out [B,T,C] from qkv [B,T,3C]; att [B,NH,T,T] may be NULL */
+/*
+ * out [B,T,C] from qkv [B,T,3C]; fused 0: the cuBLAS version, att
+ * [B,NH,T,T] (may be NULL) its probabilities; fused 1: the flash-style
+ * kernel of attention.cu (att must be NULL: it has none).
+ */
 int qn_cuda_attention_forward(float *out, float *att, const float *qkv,
-	int B, int T, int C, int NH, struct qn_err *err);
-/* dqkv [B,T,3C] overwritten (the forward runs first, for att) */
+	int B, int T, int C, int NH, int fused, struct qn_err *err);
+/* dqkv [B,T,3C] overwritten (the forward runs first) */
 int qn_cuda_attention_backward(float *dqkv, const float *dout, const float *qkv,
-	int B, int T, int C, int NH, struct qn_err *err);
+	int B, int T, int C, int NH, int fused, struct qn_err *err);
 int qn_cuda_gelu_forward(float *out, const float *inp, size_t n, struct qn_err *err);
 /* dinp overwritten */
 int qn_cuda_gelu_backward(float *dinp, const float *inp, const float *dout,

@@ -213,28 +213,31 @@ static void test_matmul(int N, int C, int OC)
 	free(dout); free(dinp); free(dw); free(db); free(gdinp); free(gdw); free(gdb);
 }
 
-static void test_attention(int B, int T, int C, int NH)
+/* fused 0: the cuBLAS version (its probabilities checked too); 1: attention.cu's */
+static void test_attention(int B, int T, int C, int NH, int fused)
 {
 	struct qn_err err;
 	size_t n = (size_t)B * T * C, na = (size_t)B * NH * T * T;
 	float *qkv = rnd(3 * n, 1.5f, 0), *out = zeros(n), *gout = zeros(n);
 	float *pre = zeros(na), *att = zeros(na), *gatt = zeros(na);
-	char what[80];
+	char what[96];
 
-	snprintf(what, sizeof what, "attention B=%d T=%d C=%d NH=%d", B, T, C, NH);
+	snprintf(what, sizeof what, "%s attention B=%d T=%d C=%d NH=%d", fused ? "fused" : "cuBLAS", B, T, C, NH);
 	qn_ref_attention_forward(out, pre, att, qkv, B, T, C, NH);
-	if (cuda_ok(qn_cuda_attention_forward(gout, gatt, qkv, B, T, C, NH, &err), &err, what)) {
+	for (size_t i = 0; i < na; i++)	/* the causal probabilities, zero above the diagonal */
+		if ((int)(i % (size_t)T) > (int)((i / (size_t)T) % (size_t)T))
+			att[i] = 0;
+	if (cuda_ok(qn_cuda_attention_forward(gout, fused ? NULL : gatt, qkv, B, T, C, NH, fused, &err), &err,
+		    what)) {
 		close_to(gout, out, n, 1e-2, "attention forward out");
-		/* the causal probabilities, zero above the diagonal */
-		for (size_t i = 0; i < na; i++)
-			if ((int)(i % (size_t)T) > (int)((i / (size_t)T) % (size_t)T))
-				att[i] = 0;
-		close_to(gatt, att, na, 1e-2, "attention forward probabilities");
+		if (!fused)
+			close_to(gatt, att, na, 1e-2, "attention forward probabilities");
 	}
 	float *dout = rnd(n, 1, 0), *dqkv = zeros(3 * n), *gdqkv = zeros(3 * n);
 	float *dpre = zeros(na), *datt = zeros(na);
 	qn_ref_attention_backward(dqkv, dpre, datt, dout, qkv, att, B, T, C, NH);
-	if (cuda_ok(qn_cuda_attention_backward(gdqkv, dout, qkv, B, T, C, NH, &err), &err, "attention backward"))
+	if (cuda_ok(qn_cuda_attention_backward(gdqkv, dout, qkv, B, T, C, NH, fused, &err), &err,
+		    "attention backward"))
 		close_to(gdqkv, dqkv, 3 * n, 2e-2, "attention backward dqkv");
 	free(qkv); free(out); free(gout); free(pre); free(att); free(gatt);
 	free(dout); free(dqkv); free(gdqkv); free(dpre); free(datt);
@@ -323,8 +326,12 @@ int main(void)
 	test_layernorm(33, 776);	/* C not a multiple of 32, several per lane */
 	test_matmul(74, 64, 192);
 	test_matmul(128, 256, 64);
-	test_attention(2, 37, 64, 4);
-	test_attention(1, 64, 96, 3);
+	for (int fused = 0; fused < 2; fused++) {
+		test_attention(2, 37, 64, 4, fused);	/* head size 16, one partial tile */
+		test_attention(1, 64, 96, 3, fused);	/* 32, one full tile */
+		test_attention(1, 130, 128, 2, fused);	/* 64, three tiles, the last partial */
+		test_attention(1, 70, 256, 2, fused);	/* 128 */
+	}
 	test_elementwise(100003);
 	test_softmax_xent(37, 1000, 1024);
 	test_softmax_xent(5, 100, 128);

@@ -9,8 +9,9 @@
  * both fall; a second GPU run gives bit-identical losses (determinism);
  * stopping the GPU run at step 10, copying parameters and AdamW moments
  * out to the host (the checkpoint's fp32 layout) and into a fresh model
- * continues with bit-identical losses (resume).  Skips (exit 77) where no
- * GPU is present.
+ * continues with bit-identical losses (resume); the fused attention
+ * (QN_CUDA_ATTENTION=flash) follows the CPU curve too.  Skips (exit 77)
+ * where no GPU is present.
  *
  * Data: the bytes of a real text (the GPL, else this program's own
  * source) as tokens of a 256-symbol vocabulary.
@@ -225,6 +226,25 @@ int main(void)
 	for (int s = 10; s < STEPS; s++)
 		same &= memcmp(&gpu[s], &res[s], sizeof(float)) == 0;
 	ok(same, "resuming from the host copy at step 10 gives bit-identical losses");
+
+	/* the fused attention (attention.cu): the same curve within tolerance */
+	qn_gpt_cuda_free(g2);
+	g2 = NULL;
+	setenv("QN_CUDA_ATTENTION", "flash", 1);
+	if (qn_gpt_cuda_new(&g2, &cfg, B, T, init, &err) < 0 || gpu_run(g2, 0, STEPS, res, NULL) < 0) {
+		ok(0, "GPU run with the fused attention: %s", err.msg);
+		return done_testing();
+	}
+	unsetenv("QN_CUDA_ATTENTION");
+	same = 1;
+	for (int s = 0; s < STEPS; s++) {
+		double tol = 0.03 + 0.01 * fabs(cpu[s]);
+		if (!isfinite(res[s]) || fabs(res[s] - cpu[s]) > tol) {
+			printf("#   step %d: cpu %.5f fused %.5f\n", s + 1, cpu[s], res[s]);
+			same = 0;
+		}
+	}
+	ok(same, "with the fused attention, every step's loss within tolerance of the CPU's");
 
 	qn_gpt_cuda_free(g);
 	qn_gpt_cuda_free(g2);
