@@ -15,4 +15,7 @@ quern_clean_CPPFLAGS = $(AM_CPPFLAGS) $(ICU_CFLAGS)
 quern_clean_LDADD = $(QN_CLEAN_LIBS)
 dist_man_MANS += man/quern-clean.1
 cli_tests += \
-	tests/cli/t0400-clean-basic.sh
+	tests/cli/t0400-clean-basic.sh \
+	tests/cli/t0401-clean-bad-input.sh \
+	tests/cli/t0402-clean-golden.sh
+EXTRA_DIST += tests/golden/clean.jsonl tests/golden/clean-ref.py

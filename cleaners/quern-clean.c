@@ -276,7 +276,7 @@ static void measures_line(const struct item *it, struct qn_buf *out)
 	for (k = 0; k < QN_NMEASURES; k++) {
 		if (!r->measured[k])
 			continue;
-		qn_buf_appendf(out, "%s\"%s:%s\":%.6g", first ? "" : ",", qn_measure_defs[k].step,
+		qn_buf_appendf(out, "%s\"%s:%s\":%.9g", first ? "" : ",", qn_measure_defs[k].step,
 			       qn_measure_defs[k].name, r->m[k]);
 		first = 0;
 	}
