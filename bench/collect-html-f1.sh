@@ -11,6 +11,7 @@
 #
 #   bench/collect-html-f1.sh [HTML_DIR]     (needs python3)
 set -eu
+PATH=${QN_TOP_BUILDDIR:-$(pwd)}:$PATH
 html=${1:-/usr/share/doc/python3.11/html}
 [ -d "$html/_sources" ] || { echo "collect-html-f1: no $html/_sources (apt-get install python3.11-doc)" >&2; exit 77; }
 command -v python3 >/dev/null || { echo "collect-html-f1: python3 is needed" >&2; exit 77; }

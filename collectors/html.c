@@ -16,15 +16,30 @@
  */
 #include <ctype.h>
 #include <gumbo.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "err.h"
 #include "html.h"
 
 enum { MAX_DEPTH = 400 };
 
+struct stats {
+	size_t text, link, links;
+};
+
+/* Stats of container elements, by node, filled by one pass before writing. */
+struct memo {
+	const GumboNode **key;
+	struct stats *val;
+	size_t cap, n;
+};
+
 struct writer {
+	struct memo memo;
 	struct qn_buf *out;
 	size_t start;		/* where this page's text begins in out */
 	int nl;			/* line breaks pending (0, 1 or 2) */
@@ -201,10 +216,6 @@ static int boilerplate(const GumboElement *e)
 	return 0;
 }
 
-struct stats {
-	size_t text, link, links;
-};
-
 static size_t visible(const char *s)
 {
 	size_t n = 0;
@@ -240,19 +251,99 @@ static void measure(const GumboNode *n, int in_link, int depth, struct stats *st
 		measure(n->v.element.children.data[i], in_link, depth + 1, st);
 }
 
-/* A container made mostly of links: a menu, a table of contents, a link farm. */
-static int link_dense(const GumboNode *n)
+static int container(GumboTag t)
 {
-	struct stats st = { 0, 0, 0 };
-
-	switch (n->v.element.tag) {
+	switch (t) {
 	case GUMBO_TAG_UL: case GUMBO_TAG_OL: case GUMBO_TAG_DIV:
 	case GUMBO_TAG_TABLE: case GUMBO_TAG_SECTION: case GUMBO_TAG_DL:
-		break;
+		return 1;
 	default:
 		return 0;
 	}
-	measure(n, 0, 0, &st);
+}
+
+static size_t slot(const struct memo *m, const GumboNode *n)
+{
+	size_t h = ((size_t)(uintptr_t)n >> 4) * 0x9E3779B97F4A7C15u;
+
+	for (h &= m->cap - 1; m->key[h] && m->key[h] != n; h = (h + 1) & (m->cap - 1))
+		;
+	return h;
+}
+
+static void memo_put(struct memo *m, const GumboNode *n, const struct stats *st)
+{
+	size_t i;
+
+	if (2 * (m->n + 1) > m->cap) {
+		struct memo old = *m;
+
+		m->cap = m->cap ? 2 * m->cap : 256;
+		m->key = qn_xcalloc(m->cap, sizeof *m->key);
+		m->val = qn_xcalloc(m->cap, sizeof *m->val);
+		m->n = 0;
+		for (i = 0; i < old.cap; i++)
+			if (old.key[i])
+				memo_put(m, old.key[i], &old.val[i]);
+		free(old.key);
+		free(old.val);
+	}
+	i = slot(m, n);
+	if (!m->key[i])
+		m->n++;
+	m->key[i] = n;
+	m->val[i] = *st;
+}
+
+/*
+ * One bottom-up pass: each container's stats, as measure() would give
+ * them, from its children's; the sum for n is added into *up.
+ */
+static void fill(struct memo *m, const GumboNode *n, int in_link, int depth, struct stats *up)
+{
+	struct stats st = { 0, 0, 0 };
+	size_t i;
+
+	if (depth > MAX_DEPTH)
+		return;
+	if (n->type == GUMBO_NODE_TEXT || n->type == GUMBO_NODE_CDATA) {
+		size_t v = visible(n->v.text.text);
+
+		up->text += v;
+		if (in_link)
+			up->link += v;
+		return;
+	}
+	if (n->type != GUMBO_NODE_ELEMENT && n->type != GUMBO_NODE_TEMPLATE)
+		return;
+	if (never_text(n->v.element.tag))
+		return;
+	if (n->v.element.tag == GUMBO_TAG_A) {
+		in_link = 1;
+		st.links++;
+	}
+	for (i = 0; i < n->v.element.children.length; i++)
+		fill(m, n->v.element.children.data[i], in_link, depth + 1, &st);
+	/* Inside a link, a container's own stats would count no new link: as measure(n, 0). */
+	if (container(n->v.element.tag) && !in_link)
+		memo_put(m, n, &st);
+	up->text += st.text;
+	up->link += st.link;
+	up->links += st.links;
+}
+
+/* A container made mostly of links: a menu, a table of contents, a link farm. */
+static int link_dense(const struct writer *w, const GumboNode *n)
+{
+	struct stats st = { 0, 0, 0 };
+	size_t i;
+
+	if (!container(n->v.element.tag))
+		return 0;
+	if (w->memo.cap && w->memo.key[i = slot(&w->memo, n)] == n)
+		st = w->memo.val[i];
+	else
+		measure(n, 0, 0, &st);
 	return st.links >= 3 && st.link * 10 > st.text * 7;
 }
 
@@ -324,7 +415,7 @@ static void emit(struct writer *w, const GumboNode *n, int depth, int list_kind)
 	}
 	e = &n->v.element;
 	t = e->tag;
-	if (never_text(t) || boilerplate(e) || link_dense(n))
+	if (never_text(t) || boilerplate(e) || link_dense(w, n))
 		return;
 	if (t == GUMBO_TAG_A && permalink(e))
 		return;
@@ -446,7 +537,14 @@ int html_extract(const char *p, size_t n, struct qn_buf *out, struct qn_buf *tit
 	memset(&w, 0, sizeof w);
 	w.out = out;
 	w.start = out->len;
+	{
+		struct stats all = { 0, 0, 0 };
+
+		fill(&w.memo, g->root, 0, 0, &all);
+	}
 	emit(&w, g->root, 0, 0);
+	free(w.memo.key);
+	free(w.memo.val);
 	if (title) {
 		const GumboNode *tn = find_title(g->root, 0);
 		struct writer tw;
