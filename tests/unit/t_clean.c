@@ -1,0 +1,282 @@
+/*
+ * t_clean: the pieces of quern-clean: the word splitter, normalization,
+ * the Luhn check, parameters and histograms, the rules-file parser, and
+ * the Gopher repetition measures against a plain quadratic reference on
+ * random texts made of few words (so that n-grams repeat).
+ */
+#include <math.h>
+
+#include "../tap.h"
+#include "clean.h"
+
+static struct qn_clean_config cfg;
+
+static size_t words(struct qn_cleaner *c, const char *s, const struct qn_word **w)
+{
+	return qn_clean_words(c, s, strlen(s), w);
+}
+
+static void test_words(struct qn_cleaner *c)
+{
+	const struct qn_word *w;
+	size_t n;
+
+	n = words(c, "Hello, world.", &w);
+	is_int(n, 4, "'Hello, world.' is four words");
+	ok(w[0].flags & W_ALPHA && !(w[0].flags & W_SYMBOL), "a word has a letter and is no symbol");
+	ok(w[1].flags & W_SYMBOL && !(w[1].flags & W_ALPHA), "',' is a symbol");
+	is_int(words(c, "don't stop", &w), 4, "don't splits at the apostrophe");
+	is_int(words(c, "the The of with", &w), 4, "four words");
+	is_int((w[0].flags & W_STOP) && !(w[1].flags & W_STOP) && (w[2].flags & W_STOP) && (w[3].flags & W_STOP),
+	       1, "stop words are case-sensitive");
+	n = words(c, "na\xc3\xafve caf\xc3\xa9 x\xcc\x81y", &w);
+	is_int(n, 3, "letters with accents and combining marks stay in one word");
+	is_int(w[2].nchars, 3, "lengths in code points");
+	n = words(c, "\xc2\xa7 \xef\xbc\x91 $ \xe2\x80\x94", &w);
+	is_int(n, 4, "single characters");
+	ok(!(w[0].flags & W_SYMBOL), "section sign is not in datatrove's punctuation");
+	ok(w[1].flags & W_SYMBOL, "fullwidth 1 is (datatrove's set has it)");
+	ok(w[2].flags & W_SYMBOL && w[3].flags & W_SYMBOL, "'$' and em dash are symbols");
+	n = words(c, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe6\x96\x87\xe7\xab\xa0\xe3\x81\xa7\xe3\x81\x99", &w);
+	ok(n >= 3 && n <= 8, "Japanese without spaces is split at ICU word boundaries (%zu words)", n);
+	n = words(c, "Linux\xe4\xb8\xad\xe6\x96\x87", &w);
+	ok(n >= 2 && w[0].len == 5, "a Latin run then Han: Linux first");
+	is_int(words(c, "", &w), 0, "no words in nothing");
+	is_int(words(c, " \t\n ", &w), 0, "nor in blanks");
+	is_int(words(c, "a1b2 3.14", &w), 4, "letters and digits run together, dots split");
+}
+
+static void norm(struct qn_cleaner *c, const char *in, int nfkc, const char *want, unsigned want_what,
+		 const char *what)
+{
+	struct qn_buf b = QN_BUF_INIT;
+	unsigned got;
+
+	qn_buf_puts(&b, in);
+	got = qn_clean_normalize(c, &b, nfkc);
+	is_str(qn_buf_str(&b), want, "normalize: %s", what);
+	is_int(got, want_what, "normalize: %s: what changed", what);
+	qn_buf_release(&b);
+}
+
+static void test_normalize(struct qn_cleaner *c)
+{
+	norm(c, "plain text\n", 0, "plain text\n", 0, "plain text is left alone");
+	norm(c, "Cafe\xcc\x81\n", 0, "Caf\xc3\xa9\n", NORM_NFC, "NFD to NFC");
+	norm(c, "\xef\xac\x81le\n", 0, "\xef\xac\x81le\n", 0, "NFC keeps the fi ligature");
+	norm(c, "\xef\xac\x81le\n", 1, "file\n", NORM_NFC, "NFKC does not");
+	norm(c, "a\r\nb\rc\xc2\x85" "d\xe2\x80\xa8" "e", 0, "a\nb\nc\nd\ne", NORM_LINE_ENDS, "line ends");
+	norm(c, "a\x01\x7f\xc2\x80z\tx", 0, "az\tx", NORM_CONTROL, "controls out, tab stays");
+	norm(c, "a  \t\nb \n", 0, "a\nb\n", NORM_TRAILING_SPACE, "trailing blanks");
+	norm(c, "\n\n\na\n\n\n\nb\n\n\n", 0, "a\n\nb\n", NORM_BLANK_LINES, "blank lines");
+	norm(c, "a\n \n\t\n \nb", 0, "a\n\nb", NORM_TRAILING_SPACE | NORM_BLANK_LINES,
+	     "lines of blanks are blank lines");
+	norm(c, "", 0, "", 0, "nothing");
+}
+
+static void test_luhn(void)
+{
+	ok(qn_luhn_ok("4111 1111 1111 1111", 19), "Luhn: Visa test number");
+	ok(!qn_luhn_ok("4111 1111 1111 1112", 19), "Luhn: off by one");
+	ok(qn_luhn_ok("79927398713", 11), "Luhn: the textbook example");
+	ok(!qn_luhn_ok("79927398710", 11), "Luhn: and its wrong check digit");
+}
+
+static void test_params(void)
+{
+	struct qn_clean_config c;
+	struct qn_err err;
+	int i;
+
+	qn_clean_config_init(&c);
+	for (i = 0; i < QN_NPARAMS; i++)
+		ok(qn_param_defs[i].name != NULL && qn_param_defs[i].help != NULL, "parameter %d has a name", i);
+	is_int(qn_clean_config_set(&c, "gopher_quality.min_words", "40", &err), 0, "set a threshold");
+	ok(c.p[P_GQ_MIN_WORDS] == 40, "to 40");
+	qn_clean_config_set(&c, "gopher_quality.min_words", "off", &err);
+	ok(isnan(c.p[P_GQ_MIN_WORDS]), "a threshold off is NaN");
+	qn_clean_config_set(&c, "c4", "off", &err);
+	ok(c.p[P_C4] == 0, "a step off is 0");
+	qn_clean_config_set(&c, "c4.javascript", "off", &err);
+	ok(c.p[P_C4_JAVASCRIPT] == 0, "a switch off is 0");
+	is_int(qn_clean_config_set(&c, "nope", "1", &err), QN_EUSAGE, "unknown names are usage errors");
+	is_int(qn_clean_config_set(&c, "fineweb.max_char_dup", "-1", &err), QN_EUSAGE, "negative values too");
+	is_int(qn_clean_config_set(&c, "fineweb.max_char_dup", "1x", &err), QN_EUSAGE, "and junk");
+	qn_clean_config_set(&c, "lang", " en, de ,,fr ", &err);
+	is_int(c.nlangs, 3, "a language list");
+	is_str(c.langs[1], "de", "trimmed");
+	qn_clean_config_release(&c);
+
+	is_int(qn_hist_bin(H_FRAC, 0), 0, "fraction 0: bin 0");
+	is_int(qn_hist_bin(H_FRAC, 0.05), 1, "fraction 0.05: bin 1");
+	is_int(qn_hist_bin(H_FRAC, 0.3), 6, "fraction 0.3: bin 6");
+	is_int(qn_hist_bin(H_FRAC, 7), 20, "fractions of 1 and more: the last bin");
+	is_int(qn_hist_bin(H_COUNT, 0), 0, "count 0");
+	is_int(qn_hist_bin(H_COUNT, 1), 1, "count 1");
+	is_int(qn_hist_bin(H_COUNT, 3), 2, "count 3 in 2-3");
+	is_int(qn_hist_bin(H_COUNT, 4), 3, "count 4 in 4-7");
+	is_int(qn_hist_bin(H_MEAN, 3.5), 7, "mean 3.5");
+	is_int(qn_hist_bin(H_MEAN, NAN), 0, "NaN in the first bin");
+}
+
+static void rules_err(const char *text, const char *want, const char *what)
+{
+	struct qn_err err;
+	struct qn_rules *r = qn_rules_parse(text, strlen(text), "R", &err);
+
+	ok(r == NULL, "rules: %s is an error", what);
+	if (!ok(strstr(err.msg, want) != NULL, "rules: %s: message", what))
+		printf("#   got '%s'\n", err.msg);
+	qn_rules_free(r);
+}
+
+static void test_rules(void)
+{
+	struct qn_err err;
+	const char *good = "# comment\n\n  drop a /x/i\ndrop-line b |^y|\nreplace c #a\\#b#c#\nreplace d /\\/(\\d+)/n$1/msxu\n";
+	struct qn_rules *r = qn_rules_parse(good, strlen(good), "R", &err);
+
+	ok(r != NULL, "rules: a good file parses");
+	is_int(qn_rules_count(r), 4, "rules: four rules");
+	qn_rules_free(r);
+	rules_err("drop a /x/\nfoo b /x/\n", "R:2: unknown action 'foo'", "unknown action");
+	rules_err("drop /x/\n", "R:1: expected a rule name", "no name");
+	rules_err("drop a\n", "R:1: expected a pattern", "no pattern");
+	rules_err("drop a /x\n", "R:1: unterminated pattern", "unterminated");
+	rules_err("replace a /x/y\n", "R:1: unterminated replacement", "no replacement end");
+	rules_err("drop a axa\n", "R:1: invalid delimiter 'a'", "letter delimiter");
+	rules_err("drop a /x/z\n", "R:1: unknown flag 'z'", "unknown flag");
+	rules_err("drop a /x/ junk\n", "R:1: unexpected text", "junk");
+	rules_err("drop a /(/\n", "R:1: pattern error at offset 1", "bad pattern");
+	rules_err("drop a /\xff/\n", "invalid UTF-8", "bad UTF-8");
+}
+
+/* ---- Gopher repetition against a quadratic reference ---- */
+
+struct tok {
+	const char *s;
+	size_t n;
+};
+
+static int gram_eq(const struct tok *t, size_t i, size_t j, int n)
+{
+	int k;
+
+	for (k = 0; k < n; k++)
+		if (t[i + k].n != t[j + k].n || memcmp(t[i + k].s, t[j + k].s, t[i + k].n))
+			return 0;
+	return 1;
+}
+
+static size_t gram_len(const struct tok *t, size_t i, int n)
+{
+	size_t k, s = 0;
+
+	for (k = 0; k < (size_t)n; k++)
+		s += t[i + k].n;
+	return s;
+}
+
+static void test_repetition(struct qn_cleaner *c)
+{
+	static const char *const vocab[] = { "a", "bb", "the", "cat", ",", ".", "sat" };
+	struct qn_clean_result res;
+	struct qn_buf text = QN_BUF_INIT;
+	struct tok t[400];
+	int iter, bad = 0;
+
+	for (iter = 0; iter < 300; iter++) {
+		size_t nw = 1 + tap_rand() % 300, i, j, total;
+		int g, v = 2 + (int)(tap_rand() % 5);
+
+		qn_buf_reset(&text);
+		for (i = 0; i < nw; i++) {
+			const char *w = vocab[tap_rand() % (size_t)v];
+
+			if (i)
+				qn_buf_putc(&text, (tap_rand() % 10) ? ' ' : '\n');
+			t[i].n = strlen(w);
+			t[i].s = w;
+			qn_buf_puts(&text, w);
+		}
+		total = text.len;	/* ASCII: bytes are characters */
+		qn_cleaner_run(c, &text, 1, &res);
+		for (g = 2; g <= 4; g++) {
+			size_t best = 0, bestcount = 0;
+			double want;
+
+			for (i = 0; i + g <= nw; i++) {
+				size_t k = 0;
+
+				for (j = 0; j + g <= nw; j++)
+					k += gram_eq(t, i, j, g);
+				if (k > bestcount) {	/* strictly: the first among equals wins */
+					bestcount = k;
+					best = i;
+				}
+			}
+			want = bestcount < 2 ? 0 : (double)((gram_len(t, best, g) + g - 1) * bestcount) / total;
+			if (fabs(want - res.m[M_GR_TOP_2 + g - 2]) > 1e-12) {
+				if (bad++ < 5)
+					printf("# top_%d: got %g want %g (iter %d)\n", g, res.m[M_GR_TOP_2 + g - 2], want, iter);
+			}
+		}
+		for (g = 5; g <= 10; g++) {
+			size_t idx, rep;
+			double want;
+
+			/* datatrove's walk, with the set as the positions visited and added */
+			{
+				static unsigned char visited[400];
+
+				memset(visited, 0, sizeof visited);
+				idx = 0;
+				rep = 0;
+				while (idx + g <= nw) {
+					int found = 0;
+
+					for (j = 0; j < idx && !found; j++)
+						found = visited[j] && gram_eq(t, idx, j, g);
+					if (found) {
+						rep += gram_len(t, idx, g);
+						idx += (size_t)g;
+					} else {
+						visited[idx] = 1;
+						idx++;
+					}
+				}
+			}
+			want = (double)rep / total;
+			if (fabs(want - res.m[M_GR_DUP_5 + g - 5]) > 1e-12) {
+				if (bad++ < 5)
+					printf("# dup_%d: got %g want %g (iter %d)\n", g, res.m[M_GR_DUP_5 + g - 5], want, iter);
+			}
+		}
+	}
+	is_int(bad, 0, "Gopher n-gram measures equal the quadratic reference on 300 random texts");
+	qn_buf_release(&text);
+}
+
+int main(void)
+{
+	struct qn_cleaner *c;
+	int i;
+
+	qn_clean_config_init(&cfg);
+	c = qn_cleaner_new(&cfg);
+	test_words(c);
+	test_normalize(c);
+	test_luhn();
+	test_params();
+	test_rules();
+	qn_cleaner_free(c);
+	/* Only the repetition step, so every text reaches it. */
+	for (i = 0; i < P_NFKC; i++)
+		cfg.p[i] = 0;
+	cfg.p[P_GOPHER_REP] = 1;
+	c = qn_cleaner_new(&cfg);
+	test_repetition(c);
+	qn_cleaner_free(c);
+	qn_clean_config_release(&cfg);
+	return done_testing();
+}
