@@ -50,3 +50,6 @@ check_PROGRAMS += tests/trainer-mkshards
 tests_trainer_mkshards_SOURCES = tests/trainer-mkshards.c
 tests_trainer_mkshards_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/datasets -I$(top_srcdir)/tokenizer
 tests_trainer_mkshards_LDADD = libqndata.a libqntok.a $(LDADD) $(PCRE2_LIBS) $(ICU_LIBS)
+
+# make bench BENCH=train
+bench_scripts += bench/train.sh
