@@ -9,8 +9,8 @@
 # The device machine has CUDA (nvcc, cuBLAS) and PyTorch but none of
 # Debian's -dev libraries, so nothing here uses configure or libquern:
 # nvcc builds model/cuda/*.cu, cc the tests and the bench driver, and the
-# CPU model (model/gpt.c, ops_ref.c, ops_fast.c, lib/err.c) links either
-# against the OpenBLAS found there or, where there is none, against
+# CPU model (model/gpt.c, ops_ref.c, ops_fast.c, lib/err.c) is built
+# against the OpenBLAS found there or, where there is none, taken from
 # .gpu-carry/qnhost.o: one relocatable object holding the CPU model and
 # the OpenBLAS routines it uses, which `bench/gpu.sh --prep` makes on a
 # machine that has OpenBLAS (and marks ignored, so the device tool can
@@ -97,15 +97,18 @@ for f in tests/unit/t_cuda_ops tests/unit/t_cuda_train bench/gpu-bench; do
 	$CC $CFLAGS -Werror $INC -c "$top/$f.c" -o "$(basename "$f").o" &
 	pids="$pids $!"
 done
-if [ -f "$carry/qnhost.o" ]; then
-	host="$carry/qnhost.o"
-	blaslib=
-	say "CPU model: the carried $host"
-elif have_cblas; then
+if have_cblas; then
 	host_objects || die "the CPU model does not compile"
 	host="host-gpt.o host-ops_ref.o host-ops_fast.o host-err.o"
 	blaslib=-lopenblas
 	say "CPU model: built here with OpenBLAS"
+elif [ -f "$carry/qnhost.o" ]; then
+	host="$carry/qnhost.o"
+	blaslib=
+	for f in model/gpt.c model/gpt_pass.h model/ops.h model/ops_ref.c model/ops_fast.c model/gpt.h; do
+		[ "$top/$f" -nt "$host" ] && say "warning: $f is newer than $host: run --prep again"
+	done
+	say "CPU model: the carried $host"
 else
 	die "no OpenBLAS here and no .gpu-carry/qnhost.o: run bench/gpu.sh --prep where OpenBLAS is, and carry .gpu-carry"
 fi
