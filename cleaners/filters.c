@@ -70,6 +70,12 @@ static void py_strip(const char *s, size_t *a, size_t *b)
 		*b -= k;
 }
 
+/* Whether ch is one of set (never for NUL, which text may hold). */
+static int one_of(const char *set, char ch)
+{
+	return ch && strchr(set, ch);
+}
+
 static double ratio(double a, double b)
 {
 	return a / (b > 0 ? b : 1);
@@ -370,9 +376,9 @@ static size_t sentences(const char *s, size_t n)
 			seen = 0;
 		}
 		e = b;
-		while (e > a && strchr("\"')]", s[e - 1]))
+		while (e > a && one_of("\"')]", s[e - 1]))
 			e--;
-		if (e > a && strchr(".!?", s[e - 1]) && !ends_with(s + a, e - a, "..."))
+		if (e > a && one_of(".!?", s[e - 1]) && !ends_with(s + a, e - a, "..."))
 			seen = 1;
 	}
 	return k;
@@ -462,7 +468,7 @@ int qn_step_c4(struct qn_cleaner *c, struct qn_buf *text, struct qn_clean_result
 		if (p[P_C4_CITATIONS] != 0)
 			len = remove_citations(line, len);
 		if (p[P_C4_TERMINAL_PUNCT] != 0 &&
-		    (len == 0 || !strchr(".?!\"'", line[len - 1]) || ends_with(line, len, "..."))) {
+		    (len == 0 || !one_of(".?!\"'", line[len - 1]) || ends_with(line, len, "..."))) {
 			r_punct++;
 			continue;
 		}
@@ -560,7 +566,7 @@ void qn_step_fineweb(struct qn_cleaner *c, const char *text, size_t n,
 		size_t nch = qn_nchars(text + start, len);
 
 		nlines++;
-		if (len && strchr(".'\"!?", text[end - 1]))
+		if (len && one_of(".'\"!?", text[end - 1]))
 			punct++;
 		if (nch <= shortlen)
 			shortl++;
