@@ -48,3 +48,8 @@ unit_tests += tests/unit/t_tok_pretok
 tests_unit_t_tok_pretok_SOURCES = tests/unit/t_tok_pretok.c tests/tap.h
 tests_unit_t_tok_pretok_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tokenizer
 tests_unit_t_tok_pretok_LDADD = libqntok.a $(LDADD) $(PCRE2_LIBS) $(ICU_LIBS)
+
+unit_tests += tests/unit/t_fuzz_tok
+tests_unit_t_fuzz_tok_SOURCES = tests/unit/t_fuzz_tok.c tests/fuzz/fuzz_tok.c tests/tap.h
+tests_unit_t_fuzz_tok_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tokenizer
+tests_unit_t_fuzz_tok_LDADD = libqntok.a $(LDADD) $(PCRE2_LIBS) $(ICU_LIBS)
