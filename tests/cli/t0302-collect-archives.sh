@@ -106,7 +106,7 @@ ok "-j3" quern-collect -q -j3 -o j3.jsonl.zst "$@"
 ok "-j1 and -j3 write the same bytes" cmp j1.jsonl.zst j3.jsonl.zst
 
 # The man page's example.
-ok "example: collect a tarball of a source tree" sh -c \
-	'quern-collect -q -o src.jsonl.zst --include "*.tar.gz" --max-depth 2 nest.tar.gz'
-is "example: its documents" "$want" "$(zstdcat src.jsonl.zst | wc -l | tr -d ' ')"
+cp nest.tar.gz release.tar.gz
+ok "example: collect a release tarball" quern-collect -o src.jsonl.zst --max-depth 2 release.tar.gz
+is "example: every member two levels deep" "$want" "$(zstdcat src.jsonl.zst | wc -l | tr -d ' ')"
 done_testing
