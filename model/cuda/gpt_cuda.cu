@@ -115,7 +115,9 @@ static int alloc_all(struct qn_gpt_cuda *g)
 		QN_TRY(DALLOC(g, g->dD, BT * NH));
 	} else {
 		QN_TRY(DALLOC(g, g->att, L * BT * NH * T));
-		}
+		QN_TRY(DALLOC(g, g->datt, BT * NH * T));
+		QN_TRY(DALLOC(g, g->dqkvr, 3 * BT * C));
+	}
 	QN_TRY(DALLOC(g, g->res2, L * BT * C));
 	QN_TRY(DALLOC(g, g->ln2, L * BT * C));
 	QN_TRY(DALLOC(g, g->fch, L * BT * 4 * C));
@@ -136,7 +138,6 @@ static int alloc_all(struct qn_gpt_cuda *g)
 	QN_TRY(DALLOC(g, g->dres, BT * C));
 	QN_TRY(DALLOC(g, g->dbtc, BT * C));
 	QN_TRY(DALLOC(g, g->dbt4, BT * 4 * C));
-	QN_TRY(DALLOC(g, g->dqkvr, 3 * BT * C));
 	QN_TRY(DALLOC(g, g->dqkv, BT * 3 * C));
 	QN_TRY(DALLOC(g, g->d_inp, BT));
 	QN_TRY(DALLOC(g, g->d_tgt, BT));
