@@ -15,9 +15,9 @@
  * one shingle, all of its words; one without words has none, and takes no
  * part in near-duplicate detection.
  *
- * MinHash: hash function i of the K = bands * rows is the multiply-add-
- * shift h_i(x) = (a_i x + b_i) >> 32 (mod 2^64), a_i odd; the signature
- * keeps min_i over the shingles.  Band b's key is the xxh3-64 of its rows,
+ * MinHash: hash function i of the K = bands * rows is the permutation
+ * h_i(x) = a_i x + b_i mod 2^32 (a_i odd) of the shingle hash folded to
+ * 32 bits; the signature keeps each one's minimum over the shingles.  Band b's key is the xxh3-64 of its rows,
  * seeded by b, so keys of different bands never meet in one sort.
  */
 #include <stdlib.h>
@@ -56,7 +56,7 @@ static void wclass_init(void);
 struct qn_signer {
 	struct qn_dedup_params p;
 	int k;
-	uint64_t *a, *b;
+	uint32_t *a, *b;
 	uint32_t *sig;
 	UChar *u16, *u16b;		/* the text as UTF-16, and a second buffer */
 	int32_t u16cap;
@@ -87,12 +87,19 @@ struct qn_signer *qn_signer_new(const struct qn_dedup_params *p)
 		wclass_init();	/* idempotent: threads racing here write the same bytes */
 	s->p = *p;
 	s->k = p->bands * p->rows;
-	s->a = qn_xmalloc((size_t)s->k * sizeof *s->a);
-	s->b = qn_xmalloc((size_t)s->k * sizeof *s->b);
-	s->sig = qn_xmalloc((size_t)s->k * sizeof *s->sig);
+	{
+		/* Whole 32-byte vectors for minhash(); the padding is never read out. */
+		size_t bytes = (size_t)(s->k + 7) / 8 * 32;
+
+		if (posix_memalign((void **)&s->a, 32, bytes) || posix_memalign((void **)&s->b, 32, bytes) ||
+		    posix_memalign((void **)&s->sig, 32, bytes))
+			abort();
+		memset(s->a, 0, bytes);
+		memset(s->b, 0, bytes);
+	}
 	for (i = 0; i < s->k; i++) {
-		s->a[i] = splitmix(&st) | 1;
-		s->b[i] = splitmix(&st);
+		s->a[i] = (uint32_t)(splitmix(&st) >> 32) | 1;
+		s->b[i] = (uint32_t)(splitmix(&st) >> 32);
 	}
 	s->brk = ubrk_open(UBRK_WORD, "", NULL, 0, &ec);
 	if (U_FAILURE(ec))
@@ -153,7 +160,7 @@ static int32_t collapse16(UChar *u, int32_t n)
 	int sp = 0;
 
 	for (i = 0; i < n; i++) {
-		if (u_isUWhiteSpace(u[i])) {
+		if (u[i] < 0x80 ? ascii_space((unsigned char)u[i]) : u_isUWhiteSpace(u[i])) {
 			sp = 1;
 			continue;
 		}
@@ -481,27 +488,35 @@ size_t qn_signer_words(struct qn_signer *s, const char *text, size_t n,
 }
 
 /*
- * The minima of the K hash functions over the shingles sh[0..n).  The
- * hash functions take the low 32 bits of a shingle hash: the multiply-
- * add-shift scheme is strongly universal on 32-bit keys, and the loop
- * becomes 32x32->64 multiplies that vectorize (AVX2 where the CPU has it).
+ * The minima of the K hash functions over the shingles sh[0..n).  Hash
+ * function i maps a shingle's hash x (folded to 32 bits) to
+ * a_i x + b_i mod 2^32, a_i odd: a permutation of the 32-bit values, as
+ * MinHash asks for, and 32-bit multiplies that vectorize eight wide
+ * (AVX2 where the CPU has it).  t_dedup checks the estimates against the
+ * exact Jaccard index of every pair of a brute-force set.
  */
+typedef uint32_t v8u32 __attribute__((vector_size(32)));
+
 __attribute__((target_clones("avx2", "default")))
-static void minhash(uint32_t *restrict sig, const uint64_t *restrict a,
-		    const uint64_t *restrict b, int k, const uint64_t *sh, size_t n)
+static void minhash(uint32_t *restrict sig, const uint32_t *restrict a,
+		    const uint32_t *restrict b, int k, const uint64_t *sh, size_t n)
 {
-	int i;
+	v8u32 *vs = (v8u32 *)sig;
+	const v8u32 *va = (const v8u32 *)a, *vb = (const v8u32 *)b;
+	int i, nv = (k + 7) / 8;	/* the arrays are padded to whole vectors */
 	size_t j;
 
-	for (i = 0; i < k; i++)
-		sig[i] = UINT32_MAX;
+	for (i = 0; i < nv; i++)
+		vs[i] = (v8u32){ 0 } - 1;
 	for (j = 0; j < n; j++) {
-		uint64_t x = (uint32_t)sh[j];
+		uint32_t x = (uint32_t)(sh[j] ^ (sh[j] >> 32));
+		v8u32 vx = (v8u32){ 0 } + x;
 
-		for (i = 0; i < k; i++) {
-			uint32_t v = (uint32_t)((a[i] * x + b[i]) >> 32);
+		for (i = 0; i < nv; i++) {
+			v8u32 v = va[i] * vx + vb[i];
+			v8u32 lt = (v8u32)(v < vs[i]);
 
-			sig[i] = v < sig[i] ? v : sig[i];
+			vs[i] = (v & lt) | (vs[i] & ~lt);
 		}
 	}
 }

@@ -195,9 +195,10 @@ static int sign_file(const char *in, const char *sigpath, struct qn_progress *pr
 	struct qn_hash128 h;
 	struct batch *cur = NULL, *b, *spare = NULL;
 	struct qn_err err;
+	uint64_t size = 0;
 	int rc, ok = 1;
 
-	if (qn_hash_file(in, &h, NULL, &err) < 0) {
+	if (qn_hash_file(in, &h, &size, &err) < 0) {
 		fail(err.msg);
 		return -1;
 	}
@@ -281,7 +282,7 @@ static int sign_file(const char *in, const char *sigpath, struct qn_progress *pr
 		fail(err.msg);
 	qn_sigwriter_free(w);
 	qn_docreader_close(r);
-	if (!failure && manifest && qn_manifest_file_hashed(manifest, in, 0, h, QN_INPUT, &err) < 0)
+	if (!failure && manifest && qn_manifest_file_hashed(manifest, in, size, h, QN_INPUT, &err) < 0)
 		fail(err.msg);
 	return failure ? -1 : 0;
 }

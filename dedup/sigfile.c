@@ -211,7 +211,7 @@ struct qn_sigreader {
 	struct qn_hash128 input_hash;
 	uint64_t size, pos, docs;
 	XXH64_state_t *xs;
-	int hashing, done;
+	int hashing, done, random;
 	int k;
 };
 
@@ -229,12 +229,35 @@ void qn_sigrec_release(struct qn_sigrec *rec)
 	memset(rec, 0, sizeof *rec);
 }
 
-/* Reads n bytes; 0, or -1 when the file ends first. */
+/*
+ * Reads n bytes; 0, or -1 when the file ends first.  Random reads (of one
+ * record, by qn_sigreader_read_at) use pread: they leave the stream's
+ * buffer and offset alone, and read only the record's bytes.
+ */
 static int rbytes(struct qn_sigreader *r, void *p, size_t n)
 {
 	if (!n)
 		return 0;
-	if (n > r->size - r->pos || fread(p, 1, n, r->f) != n)
+	if (n > r->size - r->pos)
+		return -1;
+	if (r->random) {
+		char *c = p;
+		size_t got = 0;
+
+		while (got < n) {
+			ssize_t k = pread(fileno(r->f), c + got, n - got, (off_t)(r->pos + got));
+
+			if (k <= 0) {
+				if (k < 0 && errno == EINTR)
+					continue;
+				return -1;
+			}
+			got += (size_t)k;
+		}
+		r->pos += n;
+		return 0;
+	}
+	if (fread(p, 1, n, r->f) != n)
 		return -1;
 	r->pos += n;
 	if (r->hashing)
@@ -416,20 +439,18 @@ int qn_sigreader_read_at(struct qn_sigreader *r, uint64_t offset, struct qn_sigr
 	int hashing = r->hashing, rc;
 	uint64_t pos = r->pos;
 
-	if (offset >= r->size || fseeko(r->f, (off_t)offset, SEEK_SET) < 0)
+	if (offset >= r->size)
 		return bad(r, err, "bad record offset");
 	r->hashing = 0;
+	r->random = 1;
 	r->pos = offset;
 	if (rbytes(r, &tag, 1) || tag != 'D')
 		rc = bad(r, err, "bad record offset");
 	else
 		rc = read_record(r, rec, err);
+	r->random = 0;
 	r->hashing = hashing;
-	if (!r->done) {	/* a sequential read goes on where it was */
-		r->pos = pos;
-		if (fseeko(r->f, (off_t)pos, SEEK_SET) < 0)
-			return bad(r, err, "seek failed");
-	}
+	r->pos = pos;	/* a sequential read goes on where it was */
 	return rc;
 }
 
