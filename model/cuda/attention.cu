@@ -49,6 +49,20 @@ static size_t bwd_smem(int HS)
 	return (size_t)4 * FB * HS * 2 + 2 * FB * 4 + (size_t)FWARPS * WARP_BYTES(HS);
 }
 
+__device__ static inline float fl_warp_sum(float x)
+{
+	for (int o = 16; o > 0; o >>= 1)
+		x += __shfl_xor_sync(FULL, x, o);
+	return x;
+}
+
+__device__ static inline float fl_warp_max(float x)
+{
+	for (int o = 16; o > 0; o >>= 1)
+		x = fmaxf(x, __shfl_xor_sync(FULL, x, o));
+	return x;
+}
+
 /* rows [t0, t0 + FB) of a [T, HS] matrix into tile (zero past T) */
 template <int HS>
 __device__ static void load_tile(bf16 *tile, const bf16 *src, int t0, int T)
@@ -105,10 +119,20 @@ flash_fwd_kernel(bf16 *out, float *lse, const bf16 *q, const bf16 *k, const bf16
 	float *O = (float *)(P + 16 * FB);
 	int bh = blockIdx.y, b = bh / NH, h = bh % NH, qb = blockIdx.x;
 	size_t base = (size_t)bh * T * HS;
-	int r = lane >> 1, half = lane & 1, qi = qb * FB + warp * 16 + r;
+	int q0 = qb * FB + warp * 16;		/* this warp's first query row */
 	int nkb = min(qb + 1, (T + FB - 1) / FB);
-	float m = -INFINITY, l = 0.0f;
+	float m[16], l[16];			/* per row, the same in every lane */
 
+	/*
+	 * Lanes run along the columns (keys, then head dimensions) of one row
+	 * at a time: consecutive lanes touch consecutive words of shared
+	 * memory, no bank conflicts, and the row statistics are warp sums.
+	 */
+#pragma unroll
+	for (int rr = 0; rr < 16; rr++) {
+		m[rr] = -INFINITY;
+		l[rr] = 0.0f;
+	}
 	load_tile<HS>(Qs, q + base, qb * FB, T);
 	for (int i = lane; i < 16 * HS; i += 32)
 		O[i] = 0.0f;
@@ -119,27 +143,23 @@ flash_fwd_kernel(bf16 *out, float *lse, const bf16 *q, const bf16 *k, const bf16
 		__syncthreads();
 		mm_abt<HS>(S, Qs + warp * 16 * HS, Ks);
 		__syncwarp();
-		/* online softmax: row r, columns half*32 .. half*32+31 */
-		float mx = -INFINITY, sum = 0.0f;
-		for (int c = half * 32; c < half * 32 + 32; c++) {
-			int key = kb * FB + c;
-			float s = key <= qi && key < T ? S[r * FB + c] * scale : -INFINITY;
-			S[r * FB + c] = s;
-			mx = fmaxf(mx, s);
+		/* online softmax, row by row */
+#pragma unroll
+		for (int rr = 0; rr < 16; rr++) {
+			int qi = q0 + rr, k0 = kb * FB + lane, k1 = k0 + 32;
+			float s0 = k0 <= qi && k0 < T ? S[rr * FB + lane] * scale : -INFINITY;
+			float s1 = k1 <= qi && k1 < T ? S[rr * FB + lane + 32] * scale : -INFINITY;
+			float mnew = fmaxf(m[rr], fl_warp_max(fmaxf(s0, s1)));
+			float corr = mnew == -INFINITY ? 1.0f : expf(m[rr] - mnew);
+			float p0 = mnew == -INFINITY ? 0.0f : expf(s0 - mnew);
+			float p1 = mnew == -INFINITY ? 0.0f : expf(s1 - mnew);
+			P[rr * FB + lane] = __float2bfloat16(p0);
+			P[rr * FB + lane + 32] = __float2bfloat16(p1);
+			l[rr] = l[rr] * corr + fl_warp_sum(p0 + p1);
+			m[rr] = mnew;
+			for (int d = lane; d < HS; d += 32)
+				O[rr * HS + d] *= corr;
 		}
-		mx = fmaxf(mx, __shfl_xor_sync(FULL, mx, 1));
-		float mnew = fmaxf(m, mx);
-		float corr = mnew == -INFINITY ? 1.0f : expf(m - mnew);
-		for (int c = half * 32; c < half * 32 + 32; c++) {
-			float p = mnew == -INFINITY ? 0.0f : expf(S[r * FB + c] - mnew);
-			P[r * FB + c] = __float2bfloat16(p);
-			sum += p;
-		}
-		sum += __shfl_xor_sync(FULL, sum, 1);
-		l = l * corr + sum;
-		m = mnew;
-		for (int d = half * (HS / 2); d < (half + 1) * (HS / 2); d++)
-			O[r * HS + d] *= corr;
 		__syncwarp();
 		acc_t acc[HS / 16];
 		for (int dt = 0; dt < HS / 16; dt++)
@@ -149,13 +169,17 @@ flash_fwd_kernel(bf16 *out, float *lse, const bf16 *q, const bf16 *k, const bf16
 			wmma::store_matrix_sync(O + dt * 16, acc[dt], HS, wmma::mem_row_major);
 		__syncwarp();
 	}
-	if (qi < T) {
-		float inv = 1.0f / l;
+#pragma unroll
+	for (int rr = 0; rr < 16; rr++) {
+		int qi = q0 + rr;
+		if (qi >= T)
+			break;
+		float inv = 1.0f / l[rr];
 		bf16 *o = out + ((size_t)(b * T + qi) * NH + h) * HS;
-		for (int d = half * (HS / 2); d < (half + 1) * (HS / 2); d++)
-			o[d] = __float2bfloat16(O[r * HS + d] * inv);
-		if (half == 0)
-			lse[(size_t)bh * T + qi] = m + logf(l);
+		for (int d = lane; d < HS; d += 32)
+			o[d] = __float2bfloat16(O[rr * HS + d] * inv);
+		if (lane == 0)
+			lse[(size_t)bh * T + qi] = m[rr] + logf(l[rr]);
 	}
 }
 
@@ -177,18 +201,18 @@ __global__ static void flash_d_kernel(float *D, const bf16 *dout, const bf16 *ou
 		D[row] = s;
 }
 
-/* acc ([16][HS]) -> stage -> dqkv slot (0 q, 1 k, 2 v) of row t */
+/* acc ([16][HS]) -> stage -> dqkv slot (0 q, 1 k, 2 v) of rows t0 .. t0+15 */
 template <int HS>
-__device__ static void write_rows(bf16 *dqkv, float *stage, acc_t *acc, int slot, int b, int t,
-				  int T, int NH, int h, int r, int half)
+__device__ static void write_rows(bf16 *dqkv, float *stage, acc_t *acc, int slot, int b, int t0,
+				  int T, int NH, int h, int lane)
 {
 	for (int dt = 0; dt < HS / 16; dt++)
 		wmma::store_matrix_sync(stage + dt * 16, acc[dt], HS, wmma::mem_row_major);
 	__syncwarp();
-	if (t < T) {
-		bf16 *o = dqkv + ((size_t)(b * T + t) * 3 + slot) * NH * HS + (size_t)h * HS;
-		for (int d = half * (HS / 2); d < (half + 1) * (HS / 2); d++)
-			o[d] = __float2bfloat16(stage[r * HS + d]);
+	for (int rr = 0; rr < 16 && t0 + rr < T; rr++) {
+		bf16 *o = dqkv + ((size_t)(b * T + t0 + rr) * 3 + slot) * NH * HS + (size_t)h * HS;
+		for (int d = lane; d < HS; d += 32)
+			o[d] = __float2bfloat16(stage[rr * HS + d]);
 	}
 	__syncwarp();
 }
@@ -213,7 +237,7 @@ flash_dkdv_kernel(bf16 *dqkv, const bf16 *q, const bf16 *k, const bf16 *v, const
 	float *stage = (float *)(Pt + 16 * FB);
 	int bh = blockIdx.y, b = bh / NH, h = bh % NH, kb = blockIdx.x;
 	size_t base = (size_t)bh * T * HS;
-	int r = lane >> 1, half = lane & 1, key = kb * FB + warp * 16 + r;
+	int key0 = kb * FB + warp * 16;		/* this warp's first key row */
 	int nqb = (T + FB - 1) / FB;
 	acc_t dK[HS / 16], dV[HS / 16];
 
@@ -235,25 +259,28 @@ flash_dkdv_kernel(bf16 *dqkv, const bf16 *q, const bf16 *k, const bf16 *v, const
 		__syncthreads();
 		mm_abt<HS>(St, Ks + warp * 16 * HS, Qs);	/* S^T [16 keys][64 queries] */
 		__syncwarp();
-		for (int c = half * 32; c < half * 32 + 32; c++) {
-			int qq = qb * FB + c;
-			float p = qq >= key && qq < T && key < T ? expf(St[r * FB + c] * scale - lse_s[c]) : 0.0f;
-			Pt[r * FB + c] = __float2bfloat16(p);
-		}
+		for (int rr = 0; rr < 16; rr++)
+			for (int c = lane; c < FB; c += 32) {
+				int qq = qb * FB + c, key = key0 + rr;
+				float p = qq >= key && qq < T && key < T ?
+					expf(St[rr * FB + c] * scale - lse_s[c]) : 0.0f;
+				Pt[rr * FB + c] = __float2bfloat16(p);
+			}
 		__syncwarp();
 		mm_pb<HS>(dV, Pt, dOs);				/* dV += P^T dO */
 		mm_abt<HS>(St, Vs + warp * 16 * HS, dOs);	/* dP^T = V dO^T */
 		__syncwarp();
-		for (int c = half * 32; c < half * 32 + 32; c++) {
-			float p = __bfloat162float(Pt[r * FB + c]);
-			Pt[r * FB + c] = __float2bfloat16(scale * p * (St[r * FB + c] - D_s[c]));
-		}
+		for (int rr = 0; rr < 16; rr++)
+			for (int c = lane; c < FB; c += 32) {
+				float p = __bfloat162float(Pt[rr * FB + c]);
+				Pt[rr * FB + c] = __float2bfloat16(scale * p * (St[rr * FB + c] - D_s[c]));
+			}
 		__syncwarp();
 		mm_pb<HS>(dK, Pt, Qs);				/* dK += dS^T Q */
 		__syncwarp();
 	}
-	write_rows<HS>(dqkv, stage, dK, 1, b, key, T, NH, h, r, half);
-	write_rows<HS>(dqkv, stage, dV, 2, b, key, T, NH, h, r, half);
+	write_rows<HS>(dqkv, stage, dK, 1, b, key0, T, NH, h, lane);
+	write_rows<HS>(dqkv, stage, dV, 2, b, key0, T, NH, h, lane);
 }
 
 /* One block per query block: dQ = scale * sum_k dS K over the key blocks at or before it. */
@@ -272,7 +299,7 @@ flash_dq_kernel(bf16 *dqkv, const bf16 *q, const bf16 *k, const bf16 *v, const b
 	float *stage = (float *)(P + 16 * FB);
 	int bh = blockIdx.y, b = bh / NH, h = bh % NH, qb = blockIdx.x;
 	size_t base = (size_t)bh * T * HS;
-	int r = lane >> 1, half = lane & 1, row = warp * 16 + r, qi = qb * FB + row;
+	int q0 = qb * FB + warp * 16;		/* this warp's first query row */
 	int nkb = min(qb + 1, (T + FB - 1) / FB);
 	acc_t dQ[HS / 16];
 
@@ -292,23 +319,26 @@ flash_dq_kernel(bf16 *dqkv, const bf16 *q, const bf16 *k, const bf16 *v, const b
 		__syncthreads();
 		mm_abt<HS>(S, Qs + warp * 16 * HS, Ks);		/* S [16 queries][64 keys] */
 		__syncwarp();
-		for (int c = half * 32; c < half * 32 + 32; c++) {
-			int key = kb * FB + c;
-			float p = key <= qi && key < T && qi < T ? expf(S[r * FB + c] * scale - lse_s[row]) : 0.0f;
-			P[r * FB + c] = __float2bfloat16(p);
-		}
+		for (int rr = 0; rr < 16; rr++)
+			for (int c = lane; c < FB; c += 32) {
+				int key = kb * FB + c, qi = q0 + rr;
+				float p = key <= qi && key < T && qi < T ?
+					expf(S[rr * FB + c] * scale - lse_s[warp * 16 + rr]) : 0.0f;
+				P[rr * FB + c] = __float2bfloat16(p);
+			}
 		__syncwarp();
 		mm_abt<HS>(S, dOs + warp * 16 * HS, Vs);	/* dP = dO V^T */
 		__syncwarp();
-		for (int c = half * 32; c < half * 32 + 32; c++) {
-			float p = __bfloat162float(P[r * FB + c]);
-			P[r * FB + c] = __float2bfloat16(scale * p * (S[r * FB + c] - D_s[row]));
-		}
+		for (int rr = 0; rr < 16; rr++)
+			for (int c = lane; c < FB; c += 32) {
+				float p = __bfloat162float(P[rr * FB + c]);
+				P[rr * FB + c] = __float2bfloat16(scale * p * (S[rr * FB + c] - D_s[warp * 16 + rr]));
+			}
 		__syncwarp();
 		mm_pb<HS>(dQ, P, Ks);				/* dQ += dS K */
 		__syncwarp();
 	}
-	write_rows<HS>(dqkv, stage, dQ, 0, b, qi, T, NH, h, r, half);
+	write_rows<HS>(dqkv, stage, dQ, 0, b, q0, T, NH, h, lane);
 }
 
 /* qkv [B,T,3,NH,HS] -> qkvr [3][B,NH,T,HS]; y [B,NH,T,HS] <- out [B,T,NH,HS] */
