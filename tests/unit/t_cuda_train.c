@@ -9,7 +9,8 @@
  * both fall; a second GPU run gives bit-identical losses (determinism);
  * stopping the GPU run at step 10, copying parameters and AdamW moments
  * out to the host (the checkpoint's fp32 layout) and into a fresh model
- * continues with bit-identical losses (resume); the fused attention
+ * continues with bit-identical losses (resume), and on the CPU within
+ * tolerance (checkpoints interchange); the fused attention
  * (QN_CUDA_ATTENTION=flash) follows the CPU curve too.  Skips (exit 77)
  * where no GPU is present.
  *
@@ -226,6 +227,37 @@ int main(void)
 	for (int s = 10; s < STEPS; s++)
 		same &= memcmp(&gpu[s], &res[s], sizeof(float)) == 0;
 	ok(same, "resuming from the host copy at step 10 gives bit-identical losses");
+
+	/* the same state moves to the CPU (checkpoints interchange): steps 11-20 there */
+	{
+		struct qn_gpt *mc = NULL;
+		float *mm = qn_xmalloc(m->nparams * sizeof *mm), *vv = qn_xmalloc(m->nparams * sizeof *vv);
+		int near = 1;
+
+		if (qn_gpt_new(&mc, &cfg, B, T, QN_GPT_FAST, &err) < 0) {
+			ok(0, "CPU model: %s", err.msg);
+			return done_testing();
+		}
+		memcpy(mc->params, p10, m->nparams * sizeof *p10);
+		memcpy(mm, m10, m->nparams * sizeof *mm);
+		memcpy(vv, v10, m->nparams * sizeof *vv);
+		for (int s = 10; s < STEPS; s++) {
+			float l;
+			batch(s, inp, tgt);
+			qn_gpt_zero_grad(mc);
+			l = qn_gpt_forward(mc, inp, tgt, B, T);
+			qn_gpt_backward(mc);
+			cpu_step(mc, mm, vv, s + 1);
+			if (!(fabs(l - gpu[s]) <= 0.03 + 0.01 * fabs(gpu[s]))) {
+				printf("#   step %d: gpu %.5f cpu from the gpu's state %.5f\n", s + 1, gpu[s], l);
+				near = 0;
+			}
+		}
+		ok(near, "the GPU's state at step 10 continues on the CPU within tolerance");
+		qn_gpt_free(mc);
+		free(mm);
+		free(vv);
+	}
 
 	/* the fused attention (attention.cu): the same curve within tolerance */
 	qn_gpt_cuda_free(g2);
