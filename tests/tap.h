@@ -100,7 +100,12 @@ static inline void tap_cleanup(void)
 static inline void skip_all(const char *why)
 {
 	printf("1..0 # SKIP %s\n", why);
-	exit(77);
+	/*
+	 * automake's TAP driver reads the plan and counts a non-zero exit
+	 * as an error, so under make check (QN_TOP_BUILDDIR set) the plan
+	 * alone says "skipped"; by hand, 77 says it as automake does.
+	 */
+	exit(getenv("QN_TOP_BUILDDIR") ? 0 : 77);
 }
 
 static inline int done_testing(void)

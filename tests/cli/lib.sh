@@ -70,7 +70,9 @@ like() {
 out() { cat "$T/.out"; }
 err() { cat "$T/.err"; }
 
-skip_all() { echo "1..0 # SKIP $*"; exit 77; }
+# Under make check the TAP plan says "skipped" (the driver counts a non-zero
+# exit as an error); by hand the exit status 77 says it, as automake does.
+skip_all() { echo "1..0 # SKIP $*"; if [ -n "${QN_TOP_BUILDDIR:-}" ]; then exit 0; fi; exit 77; }
 
 # skip DESCRIPTION REASON: one skipped test.
 skip() { _n=$((_n + 1)); echo "ok $_n - $1 # SKIP $2"; }
