@@ -1016,7 +1016,11 @@ static void raw_stream(struct ctx *c, struct archive *a)
 		}
 		mem.len += (size_t)n;
 		mem.data[mem.len] = '\0';
-		if (n == 0 || mem.len >= 4096)
+		if (n == 0)
+			break;
+		/* Enough to decide, unless it may be JSONL whose first line is longer. */
+		if (mem.len >= 4096 && (mem.data[strspn(mem.data, " \t\r\n")] != '{' ||
+					memchr(mem.data, '\n', mem.len) || mem.len > limits.max_doc_bytes))
 			break;
 	}
 	if (expand(c, mem.len))

@@ -44,6 +44,11 @@ if have zstd; then
 	is "with the filter in the new locators" "filter=zstd;line=2" "$(out | jq -r .locator | sed -n 2p)"
 fi
 
+# A first line longer than one read is still JSONL.
+{ printf '{"id":"long-1","text":"'; head -c 300000 /dev/zero | tr '\0' 'w'; printf '"}\n{"id":"long-2","text":"short"}\n'; } > long.jsonl
+ok "JSONL with a 300 kB first line" quern-collect -q -o - long.jsonl
+is "is read as documents" "long-1 long-2" "$(out | jq -r .id | tr '\n' ' ' | sed 's/ $//')"
+
 # A compression bomb: 100 MiB of one letter in 100 KiB of gzip.
 if have gzip; then
 	mkdir b
