@@ -53,3 +53,10 @@ unit_tests += tests/unit/t_fuzz_tok
 tests_unit_t_fuzz_tok_SOURCES = tests/unit/t_fuzz_tok.c tests/fuzz/fuzz_tok.c tests/tap.h
 tests_unit_t_fuzz_tok_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tokenizer
 tests_unit_t_fuzz_tok_LDADD = libqntok.a $(LDADD) $(PCRE2_LIBS) $(ICU_LIBS)
+
+EXTRA_PROGRAMS += bench/tokenizer-bench
+bench_tokenizer_bench_SOURCES = bench/tokenizer-bench.c
+bench_tokenizer_bench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tokenizer
+bench_tokenizer_bench_LDADD = libqntok.a $(LDADD) $(PCRE2_LIBS) $(ICU_LIBS)
+bench_scripts += bench/tokenizer.sh
+EXTRA_DIST += bench/tokenizer-peers.js

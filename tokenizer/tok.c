@@ -245,15 +245,21 @@ int qn_tok_build(const struct qn_tok_part *tokens, size_t n,
 		}
 		t->tab[i] = id + 1;
 	}
+	/*
+	 * A byte-level vocabulary has a token for every byte, but Hugging
+	 * Face's trainer keeps only the bytes its corpus had: such a
+	 * tokenizer loads, and text with a byte it lacks fails to encode.
+	 */
 	for (int c = 0; c < 256; c++) {
 		uint8_t b = (uint8_t)c;
 		int64_t id = qn_tok_lookup(t, &b, 1);
 
-		if (id < 0) {
-			rc = qn_err_set(err, QN_EFORMAT, "byte 0x%02x has no token (not a byte-level vocabulary)", c);
-			goto fail;
-		}
-		t->byte_id[c] = (uint32_t)id;
+		t->byte_id[c] = id < 0 ? UINT32_MAX : (uint32_t)id;
+		t->nmissing += id < 0;
+	}
+	if (t->nmissing == 256) {
+		rc = qn_err_set(err, QN_EFORMAT, "no token for any single byte (not a byte-level vocabulary)");
+		goto fail;
 	}
 
 	/* the pair table */
@@ -404,6 +410,7 @@ struct heap_ent {
 
 struct qn_tok_enc {
 	const struct qn_tok *t;
+	int missing;		/* the byte without a token that stopped encoding, or -1 */
 	struct qn_pretok_state *ps;
 	struct qn_ids *out;
 	/* merge scratch */
@@ -609,7 +616,17 @@ static void cache_clear(struct qn_tok_enc *e)
 	e->narena = 0;
 }
 
-void qn_tok_encode_piece(struct qn_tok_enc *e, const uint8_t *p, size_t n, struct qn_ids *ids)
+static int missing_byte(struct qn_tok_enc *e, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (e->t->byte_id[p[i]] == UINT32_MAX) {
+			e->missing = p[i];
+			return -1;
+		}
+	return 0;
+}
+
+int qn_tok_encode_piece(struct qn_tok_enc *e, const uint8_t *p, size_t n, struct qn_ids *ids)
 {
 	const struct qn_tok *t = e->t;
 	uint64_t h = 0;
@@ -617,10 +634,12 @@ void qn_tok_encode_piece(struct qn_tok_enc *e, const uint8_t *p, size_t n, struc
 	int cacheable;
 
 	if (n == 0)
-		return;
+		return 0;
+	if (t->nmissing && missing_byte(e, p, n))
+		return -1;
 	if (n == 1) {
 		ids_push(ids, t->byte_id[p[0]]);
-		return;
+		return 0;
 	}
 	cacheable = n <= CACHE_MAX_PIECE;
 	if (cacheable || t->whole_first) {
@@ -636,7 +655,7 @@ void qn_tok_encode_piece(struct qn_tok_enc *e, const uint8_t *p, size_t n, struc
 				v--;
 				if (t->off[v + 1] - t->off[v] == n && !memcmp(t->blob + t->off[v], p, n)) {
 					ids_push(ids, v);
-					return;
+					return 0;
 				}
 				i = (i + 1) & t->tab_mask;
 			}
@@ -655,7 +674,7 @@ void qn_tok_encode_piece(struct qn_tok_enc *e, const uint8_t *p, size_t n, struc
 				qn_ids_reserve(ids, s->nids);
 				memcpy(ids->v + ids->n, v, s->nids * sizeof *v);
 				ids->n += s->nids;
-				return;
+				return 0;
 			}
 			si = (si + 1) & (CACHE_SLOTS - 1);
 		}
@@ -683,6 +702,7 @@ void qn_tok_encode_piece(struct qn_tok_enc *e, const uint8_t *p, size_t n, struc
 		e->narena += need;
 		e->used++;
 	}
+	return 0;
 }
 
 void qn_tok_encode_piece_ref(const struct qn_tok *t, const uint8_t *p, size_t n, struct qn_ids *ids)
@@ -695,6 +715,11 @@ void qn_tok_encode_piece_ref(const struct qn_tok *t, const uint8_t *p, size_t n,
 		free(s);
 		return;
 	}
+	for (size_t i = 0; i < n; i++)
+		if (t->byte_id[p[i]] == UINT32_MAX) {
+			free(s);
+			return;
+		}
 	if (t->whole_first && (whole = qn_tok_lookup(t, p, n)) >= 0) {
 		ids_push(ids, (uint32_t)whole);
 		free(s);
@@ -740,8 +765,7 @@ static int on_piece(void *arg, const char *piece, size_t len)
 {
 	struct qn_tok_enc *e = arg;
 
-	qn_tok_encode_piece(e, (const uint8_t *)piece, len, e->out);
-	return 0;
+	return qn_tok_encode_piece(e, (const uint8_t *)piece, len, e->out) ? 1 : 0;
 }
 
 int qn_tok_encode(struct qn_tok_enc *e, const char *text, size_t len,
@@ -750,8 +774,11 @@ int qn_tok_encode(struct qn_tok_enc *e, const char *text, size_t len,
 	int rc;
 
 	e->out = ids;
+	e->missing = -1;
 	rc = qn_pretok_split(e->ps, text, len, on_piece, e, err);
 	e->out = NULL;
+	if (rc == 1)
+		rc = qn_err_set(err, QN_EINPUT, "byte 0x%02x has no token in this tokenizer", e->missing);
 	return rc;
 }
 

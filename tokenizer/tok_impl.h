@@ -35,7 +35,8 @@ struct qn_tok {
 	uint8_t *kind;		/* [vocab] QN_TOK_UNUSED/ORD/SPECIAL */
 	size_t *off;		/* [vocab+1] bytes of id i: blob[off[i]..off[i+1]) */
 	uint8_t *blob;
-	uint32_t byte_id[256];	/* the id of each single byte */
+	uint32_t byte_id[256];	/* the id of each single byte; UINT32_MAX for none */
+	int nmissing;		/* bytes without a token (a vocabulary trained without them) */
 
 	uint32_t *tab;		/* ordinary bytes -> id+1, open addressing */
 	size_t tab_mask;
@@ -96,8 +97,9 @@ static inline uint64_t qn_tok_pair(const struct qn_tok *t, uint32_t a, uint32_t 
 	}
 }
 
-/* Encodes one piece (no pre-tokenization), appending to ids. */
-void qn_tok_encode_piece(struct qn_tok_enc *e, const uint8_t *p, size_t n, struct qn_ids *ids);
+/* Encodes one piece (no pre-tokenization), appending to ids; -1 (nothing
+ * appended) when a byte of it has no token. */
+int qn_tok_encode_piece(struct qn_tok_enc *e, const uint8_t *p, size_t n, struct qn_ids *ids);
 /* The plain reference: O(n^2) rescans, no cache, no shortcut tables. */
 void qn_tok_encode_piece_ref(const struct qn_tok *t, const uint8_t *p, size_t n, struct qn_ids *ids);
 

@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(!strncmp(err.msg, name, strlen(name)));
 		return 0;
 	}
-	CHECK(t != NULL && qn_tok_vocab_size(t) >= 256);
+	CHECK(t != NULL && qn_tok_vocab_size(t) >= 1);
 	CHECK(strlen(qn_tok_hash(t)) == 32);
 	struct qn_tok_enc *e = qn_tok_enc_new(t);
 	roundtrip(e, t, text, sizeof text - 1, 0);

@@ -322,7 +322,7 @@ static void test_hf_json(void)
 		"{\"model\":{\"type\":\"WordPiece\",\"vocab\":{},\"merges\":[]}}",
 		"{\"model\":{\"vocab\":{\"a\":1},\"merges\":[]},\"normalizer\":{\"type\":\"NFC\"}}",
 		"{\"model\":{\"vocab\":{\"a\":1},\"merges\":[]},\"pre_tokenizer\":{\"type\":\"Whitespace\"}}",
-		"{\"bpe_ranks\":\"! 0 YQ== Yg==\",\"pat_str\":\"a\"}",
+		"{\"bpe_ranks\":\"! 0 YWI=\",\"pat_str\":\"a\"}",
 		"{\"bpe_ranks\":\"! 0 Y!Q==\",\"pat_str\":\"a\"}",
 		"{\"bpe_ranks\":\"! x\",\"pat_str\":\"a\"}",
 		"{\"a\":1}",
@@ -333,6 +333,20 @@ static void test_hf_json(void)
 		int rc = qn_tok_load_mem("bad.json", bad[k], strlen(bad[k]), &t, &err);
 
 		ok(rc < 0 && t == NULL && !strncmp(err.msg, "bad.json", 8), "rejected: %s", err.msg);
+	}
+	/* a vocabulary without some bytes (Hugging Face trains only those seen) */
+	const char *few = "{\"bpe_ranks\":\"! 0 YQ== Yg== YWI=\",\"pat_str\":\"[a-z]+|[^a-z]+\"}";
+	is_int(qn_tok_load_mem("few.json", few, strlen(few), &t, &err), 0, "a vocabulary without every byte loads");
+	if (t) {
+		struct qn_tok_enc *e2 = qn_tok_enc_new(t);
+
+		ids.n = 0;
+		ok(qn_tok_encode(e2, "abab", 4, &ids, &err) == 0 && ids.n == 2 && ids.v[0] == 2,
+		   "  text of its bytes encodes");
+		ok(qn_tok_encode(e2, "abc", 3, &ids, &err) == QN_EINPUT && strstr(err.msg, "0x63"),
+		   "  a byte it lacks is an error: %s", err.msg);
+		qn_tok_enc_free(e2);
+		qn_tok_free(t);
 	}
 	qn_ids_free(&ids);
 	qn_buf_release(&j);
