@@ -120,6 +120,18 @@ if have gzip && have tar; then
 	is "read to the bottom" "deep" "$(jq -r .text deep.jsonl)"
 fi
 
+# Files that change while they are read: rewritten and truncated in a
+# loop beside the run.  Whatever text is read, the run ends, exits 0 and
+# writes whole lines of valid JSON.
+mkdir ch
+seq 1 400000 > ch/big.txt
+seq 1 400000 | gzip > ch/big.gz 2>/dev/null || cp ch/big.txt ch/big.gz
+( i=0; while [ $i -lt 200 ]; do : > ch/big.txt; seq 1 100000 > ch/big.txt; i=$((i + 1)); done ) &
+churn=$!
+ok "a file rewritten while read" quern-collect -q -j2 -o ch.jsonl ch ch ch
+kill $churn 2>/dev/null; wait $churn 2>/dev/null
+ok "writes valid JSON lines" jq -e . ch.jsonl
+
 # Usage errors for the new options.
 fails 2 "bad --max-depth" quern-collect --max-depth x -o x.jsonl j
 fails 2 "negative --max-depth" quern-collect --max-depth -1 -o x.jsonl j
