@@ -68,7 +68,6 @@ void qn_cleaner_free(struct qn_cleaner *c)
 	if (c->brk)
 		ubrk_close(c->brk);
 	htab_release(&c->ht);
-	free(c->slot);
 	free(c->rep);
 	pii_free(c->pii);
 	rules_scratch_free(c->rs);

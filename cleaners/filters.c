@@ -179,10 +179,8 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n,
 
 	nw = qn_words_cached(c, text, n, &w);
 	if (nw + 1 > c->capslot) {
-		free(c->slot);
 		free(c->rep);
 		c->capslot = nw + 1024;
-		c->slot = qn_xmalloc(c->capslot * sizeof *c->slot);
 		c->rep = qn_xmalloc(c->capslot);
 	}
 	memset(c->rep, 0, nw + 1);
@@ -203,25 +201,29 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n,
 		unsigned char mark = (unsigned char)(1u << (g - 2));
 
 		if (nw >= (size_t)g) {
-			htab_reset(&c->ht, nw);
-			for (i = 0; i + g <= nw; i++) {
-				size_t s;
+			size_t cand = nw;
 
-				if (g > 2 && !(c->rep[i] & c->rep[i + 1] & need)) {
-					c->slot[i] = UINT32_MAX;
+			if (g > 2)	/* a table for the candidates only stays in cache longer */
+				for (i = 0, cand = 0; i + g <= nw; i++)
+					cand += (c->rep[i] & c->rep[i + 1] & need) != 0;
+			htab_reset(&c->ht, cand);
+			for (i = 0; i + g <= nw; i++) {
+				const struct hslot *h;
+
+				if (g > 2 && !(c->rep[i] & c->rep[i + 1] & need))
 					continue;
+				h = &c->ht.s[htab_add(&c->ht, gram_hash(w, i, g), (uint32_t)i)];
+				if (h->count > 1) {
+					/* it repeats: mark it here, and where it first was */
+					c->rep[i] |= mark;
+					if (h->count == 2)
+						c->rep[h->first] |= mark;
 				}
-				s = htab_add(&c->ht, gram_hash(w, i, g), (uint32_t)i);
-				c->slot[i] = (uint32_t)s;
-				if (c->ht.s[s].count > bestcount ||
-				    (c->ht.s[s].count == bestcount && c->ht.first[s] < bestfirst)) {
-					bestcount = c->ht.s[s].count;
-					bestfirst = c->ht.first[s];
+				if (h->count > bestcount || (h->count == bestcount && h->first < bestfirst)) {
+					bestcount = h->count;
+					bestfirst = h->first;
 				}
 			}
-			for (i = 0; i + g <= nw; i++)
-				if (c->slot[i] != UINT32_MAX && c->ht.s[c->slot[i]].count > 1)
-					c->rep[i] |= mark;
 		}
 		set(res, (enum qn_measure)(M_GR_TOP_2 + g - 2), bestcount < 2 ? 0 :
 		    ratio((double)((gram_chars(w, bestfirst, g) + (size_t)g - 1) * bestcount),
@@ -245,12 +247,12 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n,
 				i++;
 				continue;
 			}
+			/* One probe: a key found again counts 2 (the extra count is harmless). */
 			h = gram_hash(w, i, g);
-			if (htab_has(&c->ht, h)) {
+			if (c->ht.s[htab_add(&c->ht, h, (uint32_t)i)].count > 1) {
 				rep += gram_chars(w, i, g);
 				i += (size_t)g;
 			} else {
-				htab_add(&c->ht, h, (uint32_t)i);
 				i++;
 			}
 		}

@@ -18,10 +18,10 @@
 struct hslot {
 	uint64_t key;
 	uint32_t gen, count;
+	uint32_t first;		/* index of the key's first addition */
 };
 struct htab {
 	struct hslot *s;
-	uint32_t *first;	/* index of the key's first addition */
 	size_t cap;		/* a power of two */
 	uint32_t cur;
 };
@@ -39,7 +39,6 @@ struct qn_cleaner {
 	UBreakIterator *brk;
 	const UNormalizer2 *nfc, *nfkc;
 	struct htab ht;
-	uint32_t *slot;		/* per word position: its n-gram's slot */
 	unsigned char *rep;	/* per word position: bit n-2 set if its n-gram repeats */
 	size_t capslot;
 	struct pii *pii;
@@ -58,14 +57,56 @@ size_t qn_words_cached(struct qn_cleaner *c, const char *text, size_t n,
 
 /* Empties t and makes room for n keys at a load of at most one half. */
 void htab_reset(struct htab *t, size_t n);
+void htab_release(struct htab *t);
+
+static inline size_t slot_of(uint64_t key, size_t cap)
+{
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdULL;
+	key ^= key >> 33;
+	return (size_t)key & (cap - 1);
+}
+
 /*
  * Adds key at index i: returns the slot.  s[slot].count is the number of
- * times key was added, first[slot] the index of its first addition.
+ * times key was added, s[slot].first the index of its first addition.
+ * Inline: it is the inner loop of the repetition filter.
  */
-size_t htab_add(struct htab *t, uint64_t key, uint32_t i);
+static inline size_t htab_add(struct htab *t, uint64_t key, uint32_t i)
+{
+	size_t s = slot_of(key, t->cap);
+
+	for (;;) {
+		struct hslot *h = &t->s[s];
+
+		if (h->gen != t->cur) {
+			h->gen = t->cur;
+			h->key = key;
+			h->count = 1;
+			h->first = i;
+			return s;
+		}
+		if (h->key == key) {
+			h->count++;
+			return s;
+		}
+		s = (s + 1) & (t->cap - 1);
+	}
+}
+
 /* Whether key is in t (without adding it). */
-int htab_has(const struct htab *t, uint64_t key);
-void htab_release(struct htab *t);
+static inline int htab_has(const struct htab *t, uint64_t key)
+{
+	size_t s = slot_of(key, t->cap);
+
+	while (t->s[s].gen == t->cur) {
+		if (t->s[s].key == key)
+			return 1;
+		s = (s + 1) & (t->cap - 1);
+	}
+	return 0;
+}
+
 
 /* The steps (filters.c); each fills its measures in res. */
 void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n,

@@ -27,3 +27,4 @@ unit_tests += tests/unit/t_fuzz_clean
 tests_unit_t_fuzz_clean_SOURCES = tests/unit/t_fuzz_clean.c tests/fuzz/fuzz_clean.c tests/tap.h
 tests_unit_t_fuzz_clean_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/cleaners
 tests_unit_t_fuzz_clean_LDADD = $(QN_CLEAN_LIBS)
+bench_scripts += bench/clean.sh

@@ -33,9 +33,7 @@ void htab_reset(struct htab *t, size_t n)
 		want *= 2;
 	if (want > t->cap) {
 		free(t->s);
-		free(t->first);
 		t->s = qn_xcalloc(want, sizeof *t->s);
-		t->first = qn_xmalloc(want * sizeof *t->first);
 		t->cap = want;
 		t->cur = 0;
 	}
@@ -48,52 +46,9 @@ void htab_reset(struct htab *t, size_t n)
 	}
 }
 
-static inline size_t slot_of(uint64_t key, size_t cap)
-{
-	key ^= key >> 33;
-	key *= 0xff51afd7ed558ccdULL;
-	key ^= key >> 33;
-	return (size_t)key & (cap - 1);
-}
-
-size_t htab_add(struct htab *t, uint64_t key, uint32_t i)
-{
-	size_t s = slot_of(key, t->cap);
-
-	for (;;) {
-		struct hslot *h = &t->s[s];
-
-		if (h->gen != t->cur) {
-			h->gen = t->cur;
-			h->key = key;
-			h->count = 1;
-			t->first[s] = i;
-			return s;
-		}
-		if (h->key == key) {
-			h->count++;
-			return s;
-		}
-		s = (s + 1) & (t->cap - 1);
-	}
-}
-
-int htab_has(const struct htab *t, uint64_t key)
-{
-	size_t s = slot_of(key, t->cap);
-
-	while (t->s[s].gen == t->cur) {
-		if (t->s[s].key == key)
-			return 1;
-		s = (s + 1) & (t->cap - 1);
-	}
-	return 0;
-}
-
 void htab_release(struct htab *t)
 {
 	free(t->s);
-	free(t->first);
 	memset(t, 0, sizeof *t);
 }
 
