@@ -7,7 +7,9 @@
 # then the median and mean over every page that has a source.  Goal:
 # median F1 >= 0.9.  reST markup words (directive names, role names) and
 # generated text (index entries, version notes) keep F1 below 1 even for
-# a perfect extractor.
+# a perfect extractor.  Beside it, the same measure for a naive baseline:
+# every text node of the page but scripts and styles (Python's
+# html.parser), to show what the boilerplate rules are worth.
 #
 #   bench/collect-html-f1.sh [HTML_DIR]     (needs python3)
 set -eu
@@ -22,6 +24,27 @@ QUERN_MANIFEST=$tmp/q.db quern-collect -q -o "$tmp/html.jsonl" --include '*.html
 python3 - "$html" "$tmp/html.jsonl" <<'PY'
 import json, re, statistics, sys
 from collections import Counter
+from html.parser import HTMLParser
+
+class AllText(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.out, self.skip = [], 0
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self.skip += 1
+    def handle_endtag(self, tag):
+        if tag in ("script", "style") and self.skip:
+            self.skip -= 1
+    def handle_data(self, data):
+        if not self.skip:
+            self.out.append(data)
+
+def f1(a, b):
+    common = sum((a & b).values())
+    p = common / max(1, sum(a.values()))
+    r = common / max(1, sum(b.values()))
+    return (0 if p + r == 0 else 2 * p * r / (p + r)), p, r
 from urllib.parse import unquote
 root, stream = sys.argv[1], sys.argv[2]
 word = re.compile(r"[^\W_]+", re.UNICODE)
@@ -36,12 +59,11 @@ for line in open(stream, encoding="utf-8"):
         src = open(f"{root}/_sources/{rel[:-5]}.rst.txt", encoding="utf-8").read()
     except OSError:
         continue
-    a, b = bag(d["text"]), bag(src)
-    common = sum((a & b).values())
-    p = common / max(1, sum(a.values()))
-    r = common / max(1, sum(b.values()))
-    f = 0 if p + r == 0 else 2 * p * r / (p + r)
-    rows.append((f, p, r, rel))
+    b = bag(src)
+    f, p, r = f1(bag(d["text"]), b)
+    naive = AllText()
+    naive.feed(open(path, encoding="utf-8", errors="replace").read())
+    rows.append((f, p, r, rel, f1(bag(" ".join(naive.out)), b)[0]))
 rows.sort()
 f1 = [x[0] for x in rows]
 print(f"pages with a reST source: {len(rows)}")
@@ -50,4 +72,7 @@ print(f"F1 median {statistics.median(f1):.3f}  mean {statistics.mean(f1):.3f}  "
       f"recall median {statistics.median(x[2] for x in rows):.3f}")
 print(f"pages with F1 >= 0.9: {sum(x >= 0.9 for x in f1)}  below 0.8: {sum(x < 0.8 for x in f1)}")
 print("lowest:", ", ".join(f"{x[3]} {x[0]:.2f}" for x in rows[:5]))
+nf = statistics.median(x[4] for x in rows)
+print(f"peer, all text but scripts and styles (html.parser): F1 median {nf:.3f}; "
+      f"quern/peer {statistics.median(f1) / nf:.2f}; goal 0.9: {statistics.median(f1) / 0.9:.2f}x")
 PY
