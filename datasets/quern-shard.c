@@ -14,19 +14,21 @@
  *  1. Read.  The main thread reads the inputs in the order given, packs
  *     documents into batches and submits them to the ordered pool; the
  *     workers (one qn_tok_enc each) tokenize them.  Back on the main
- *     thread, in input order, each document's tokens are appended to a
- *     spill file (unlinked at once, so nothing is left behind by a killed
- *     run) and a 40-byte key is kept in memory: its order hash, its id, its
- *     split, where its tokens are in the spill and how many.
+ *     thread, in input order, each document's tokens are appended to the
+ *     token store (memory up to --memory, then a spill file unlinked at
+ *     once, so nothing is left behind by a killed run) and a 40-byte key
+ *     is kept in memory: its order hash, its id, its split, where its
+ *     tokens are in the store and how many.
  *  2. Write.  The keys are sorted by (split, order hash, id, tokens),
  *     which depends only on the documents and the seed, never on -j or
  *     on the order of the inputs; then each split's documents are packed
- *     into shards from the spill (mapped) in that order.
+ *     into shards from the store (mapped) in that order.
  *
  * Memory: 40 bytes per document for the keys plus 32 per document for
- * the manifest rows (recorded once the shards are published), and the
- * batches in flight; the tokens themselves go to disk (2 or 4 bytes per
- * token, in the output directory).
+ * the manifest rows (recorded once the shards are published), the
+ * batches in flight, and the tokens (2 or 4 bytes each) up to --memory
+ * (default 1 GiB); past that the tokens go to disk in the output
+ * directory.
  *
  * The validation split takes a document when a hash of its id alone (not
  * the seed) falls below --val-fraction: adding or removing documents, or
@@ -67,6 +69,7 @@
 #define SHARD_TOKENS_DEFAULT 100000000ULL
 #define VAL_FRACTION_DEFAULT 0.01
 #define MAX_ERRORS_DEFAULT 1000
+#define MEMORY_DEFAULT ((uint64_t)1 << 30)
 
 enum {
 	BATCH_DOCS = 256,	/* documents per batch at most */
@@ -78,7 +81,7 @@ static struct {
 	const char *manifest, *tokenizer, *output, *format;
 	int threads, quiet, no_split, megatron;
 	double val_fraction;
-	uint64_t seed, shard_tokens;
+	uint64_t seed, shard_tokens, memory;
 	long max_errors;
 } opt;
 
@@ -260,7 +263,7 @@ static struct {
 static uint64_t *src_tokens;	/* per input, EOTs included */
 
 static int spill_fd = -1;
-static uint64_t spill_tokens;	/* tokens in the spill */
+static uint64_t spill_tokens;	/* tokens in the store */
 static uint8_t *spill_buf;
 static size_t spill_len;
 static int tbytes;		/* bytes per token: 2 or 4 */
@@ -292,22 +295,95 @@ static int spill_flush(void)
 	return 0;
 }
 
-static void spill(const uint32_t *ids, size_t n)
+/*
+ * The token store.  Tokens are appended in the shard's width to an
+ * anonymous mapping reserved at --memory bytes, whose pages are only
+ * used as they are written; when the next document would not fit, the
+ * whole store moves to a spill file in the temporary directory (unlinked
+ * at once) and grows there.  Either way phase 2 reads it as one mapping.
+ */
+static uint8_t *arena;
+static size_t arena_len;
+static int spilled;
+
+static void put_tokens(uint8_t *restrict dst, const uint32_t *restrict ids, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		if (spill_len + 4 > SPILL_BUF && spill_flush())
-			return;
-		if (tbytes == 2) {
-			spill_buf[spill_len++] = (uint8_t)ids[i];
-			spill_buf[spill_len++] = (uint8_t)(ids[i] >> 8);
-		} else {
-			qn_put32(spill_buf + spill_len, ids[i]);
-			spill_len += 4;
+	if (tbytes == 2) {
+		for (i = 0; i < n; i++) {
+			dst[2 * i] = (uint8_t)ids[i];
+			dst[2 * i + 1] = (uint8_t)(ids[i] >> 8);
+		}
+	} else {
+		for (i = 0; i < n; i++)
+			qn_put32(dst + 4 * i, ids[i]);
+	}
+}
+
+/* Moves the arena to a new spill file; 0 or -1 (failure set). */
+static int start_spill(void)
+{
+	char *sp = qn_xasprintf("%s/spill.XXXXXX", tmpdir);
+	int rc = 0;
+
+	spill_fd = mkstemp(sp);
+	if (spill_fd < 0) {
+		char *m = qn_xasprintf("%s: %s", sp, strerror(errno));
+
+		fail(m);
+		free(m);
+		rc = -1;
+	} else {
+		unlink(sp);
+	}
+	free(sp);
+	spilled = 1;
+	spill_buf = qn_xmalloc(SPILL_BUF);
+	if (!rc && arena_len) {
+		size_t off = 0;
+
+		while (off < arena_len && !failure) {
+			spill_len = arena_len - off < SPILL_BUF ? arena_len - off : SPILL_BUF;
+			memcpy(spill_buf, arena + off, spill_len);
+			off += spill_len;
+			if (spill_flush())
+				rc = -1;
 		}
 	}
-	spill_tokens += n;
+	if (arena)
+		munmap(arena, (size_t)opt.memory);
+	arena = NULL;
+	arena_len = 0;
+	return rc;
+}
+
+static void store(const uint32_t *ids, size_t n)
+{
+	size_t bytes = n * (size_t)tbytes;
+
+	if (!spilled && arena_len + bytes > opt.memory && start_spill())
+		return;
+	if (!spilled) {
+		put_tokens(arena + arena_len, ids, n);
+		arena_len += bytes;
+	} else {
+		while (n) {
+			size_t take = (SPILL_BUF - spill_len) / (size_t)tbytes;
+
+			if (take == 0) {
+				if (spill_flush())
+					return;
+				continue;
+			}
+			if (take > n)
+				take = n;
+			put_tokens(spill_buf + spill_len, ids, take);
+			spill_len += take * (size_t)tbytes;
+			ids += take;
+			n -= take;
+		}
+	}
 }
 
 /* The split of an id: val when its hash falls below --val-fraction. */
@@ -385,7 +461,8 @@ static void consume(struct batch *b, char *const *inputs)
 		k->n = (uint32_t)r->n;
 		k->src = (uint16_t)b->src;
 		k->split = (uint8_t)split_of(r->id);
-		spill(b->ids.v + r->off, r->n);
+		store(b->ids.v + r->off, r->n);
+		spill_tokens += r->n;
 		cnt.docs++;
 		cnt.tokens += r->n + 1;
 		cnt.bytes += r->bytes;
@@ -410,6 +487,7 @@ static void read_input(int src, char *const *inputs)
 	struct qn_docreader *r;
 	struct qn_err err;
 	struct batch *b = NULL;
+	struct stat st;
 	int rc;
 
 	if (!(r = qn_docreader_open(inputs[src], NULL, &err))) {
@@ -443,6 +521,7 @@ static void read_input(int src, char *const *inputs)
 			fail(err.msg);
 			break;
 		}
+		memset(&b->res[b->n], 0, sizeof b->res[b->n]);
 		b->n++;
 		b->bytes += d->text.len;
 		if (b->n >= BATCH_DOCS || b->bytes >= BATCH_BYTES) {
@@ -452,12 +531,20 @@ static void read_input(int src, char *const *inputs)
 		if (failure)
 			break;
 	}
+	if (qn_signalled && !failure) {
+		char *m = qn_xasprintf("interrupted by %s", strsignal(qn_signalled));
+
+		fail(m);
+		free(m);
+	}
 	if (b && b->n && !failure)
 		submit(b, inputs);
 	else
 		batch_free(b);
 	qn_docreader_close(r);
-	if (!failure && strcmp(inputs[src], "-") && qn_manifest_file(manifest, inputs[src], QN_INPUT, &err))
+	/* Inputs are recorded by content; a pipe or FIFO cannot be read again. */
+	if (!failure && strcmp(inputs[src], "-") && stat(inputs[src], &st) == 0 && S_ISREG(st.st_mode) &&
+	    qn_manifest_file(manifest, inputs[src], QN_INPUT, &err))
 		fail(err.msg);
 	cnt.inputs++;
 }
@@ -493,11 +580,15 @@ static int cmp_key(const void *pa, const void *pb)
 	return a->n < b->n ? -1 : a->n > b->n;
 }
 
-/* Maps the spill for phase 2. */
+/* Maps the store for phase 2. */
 static void map_spill(void)
 {
 	spill_map_len = (size_t)(spill_tokens * (uint64_t)tbytes);
-	if (!spill_map_len)
+	if (!spilled) {
+		spill_map = arena;
+		return;
+	}
+	if (spill_flush() || !spill_map_len)
 		return;
 	spill_map = mmap(NULL, spill_map_len, PROT_READ, MAP_SHARED, spill_fd, 0);
 	if (spill_map == MAP_FAILED) {
@@ -980,7 +1071,7 @@ static void usage(void)
 {
 	printf("usage: quern-shard [-m DB] -t TOKENIZER -o DIR [-j N] [-q] [--val-fraction F]\n"
 	       "                   [--seed N] [--shard-tokens N] [--no-split] [--format llmc|megatron]\n"
-	       "                   [--max-errors N] IN...\n"
+	       "                   [--max-errors N] [--memory SIZE] IN...\n"
 	       "       quern-shard inspect [-t TOKENIZER] [--docs] [--doc ID | --start N --count N | --all] FILE\n"
 	       "       quern-shard verify DIR\n\n"
 	       "Tokenizes document streams into training shards (llm.c's format, or\n"
@@ -999,6 +1090,8 @@ static void usage(void)
 	       "      --no-split          never cut a document at a shard boundary\n"
 	       "      --format F          llmc (default) or megatron\n"
 	       "      --max-errors N      fail after more than N bad documents (default 1000)\n"
+	       "      --memory SIZE       keep tokens in memory up to SIZE, then spill them to\n"
+	       "                          a file in DIR (default 1G; k, M, G: powers of 1024)\n"
 	       "  -h, --help              this help\n"
 	       "  -V, --version           the version\n\n"
 	       "See quern-shard(1) and quern-shard(5).\n");
@@ -1006,7 +1099,7 @@ static void usage(void)
 
 static int cmd_shard(int argc, char **argv)
 {
-	enum { O_VAL = 256, O_SEED, O_SHARD_TOKENS, O_NO_SPLIT, O_FORMAT, O_MAX_ERRORS };
+	enum { O_VAL = 256, O_SEED, O_SHARD_TOKENS, O_NO_SPLIT, O_FORMAT, O_MAX_ERRORS, O_MEMORY };
 	static const struct option longopts[] = {
 		{ "tokenizer", required_argument, NULL, 't' },
 		{ "output", required_argument, NULL, 'o' },
@@ -1019,6 +1112,7 @@ static int cmd_shard(int argc, char **argv)
 		{ "no-split", no_argument, NULL, O_NO_SPLIT },
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "max-errors", required_argument, NULL, O_MAX_ERRORS },
+		{ "memory", required_argument, NULL, O_MEMORY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -1034,6 +1128,7 @@ static int cmd_shard(int argc, char **argv)
 	opt.val_fraction = VAL_FRACTION_DEFAULT;
 	opt.shard_tokens = SHARD_TOKENS_DEFAULT;
 	opt.max_errors = MAX_ERRORS_DEFAULT;
+	opt.memory = MEMORY_DEFAULT;
 	opt.format = "llmc";
 	while ((c = getopt_long(argc, argv, "t:o:m:j:qhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -1069,6 +1164,10 @@ static int cmd_shard(int argc, char **argv)
 			opt.max_errors = strtol(optarg, &end, 10);
 			if (errno || end == optarg || *end || opt.max_errors < 0)
 				qn_usage_error("invalid count '%s' for --max-errors", optarg);
+			break;
+		case O_MEMORY:
+			if (qn_parse_size(optarg, &opt.memory) || opt.memory > ((uint64_t)1 << 46))
+				qn_usage_error("invalid size '%s' for --memory", optarg);
 			break;
 		case 'h': usage(); return qn_finish_stdout(QN_EXIT_OK);
 		case 'V': qn_print_version();
@@ -1119,6 +1218,7 @@ static int cmd_shard(int argc, char **argv)
 	qn_config_bool(&cfg, "no_split", opt.no_split);
 	qn_config_str(&cfg, "format", opt.format);
 	qn_config_int(&cfg, "max_errors", opt.max_errors);
+	qn_config_int(&cfg, "memory", (int64_t)opt.memory);
 	if (qn_manifest_run_begin(manifest, "quern-shard", qn_cli_argc, qn_cli_argv,
 				  qn_config_json(&cfg), &err) < 0) {
 		qn_config_release(&cfg);
@@ -1148,21 +1248,14 @@ static int cmd_shard(int argc, char **argv)
 		fail(m);
 		free(m);
 	}
-	if (!failure) {
-		char *sp = qn_xasprintf("%s/spill.XXXXXX", tmpdir);
-
-		spill_fd = mkstemp(sp);
-		if (spill_fd < 0) {
-			char *m = qn_xasprintf("%s: %s", sp, strerror(errno));
-
-			fail(m);
-			free(m);
-		} else {
-			unlink(sp);
-		}
-		free(sp);
+	if (!failure && opt.memory) {
+		arena = mmap(NULL, (size_t)opt.memory, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (arena == MAP_FAILED)
+			arena = NULL;
 	}
-	spill_buf = qn_xmalloc(SPILL_BUF);
+	if (!failure && !arena)
+		start_spill();
 	src_tokens = qn_xcalloc((size_t)ninputs, sizeof *src_tokens);
 	encs = qn_xcalloc((size_t)opt.threads, sizeof *encs);
 	for (i = 0; i < opt.threads; i++)
@@ -1181,8 +1274,6 @@ static int cmd_shard(int argc, char **argv)
 	qn_progress_end(&progress);
 	while (nspare)
 		batch_destroy(spare[--nspare]);
-	if (!failure)
-		spill_flush();
 	if (!failure) {
 		meta.docs[0] = cnt.split_docs[0];
 		meta.docs[1] = cnt.split_docs[1];
@@ -1192,8 +1283,10 @@ static int cmd_shard(int argc, char **argv)
 		qsort(keys, nkeys, sizeof *keys, cmp_key);
 		write_shards();
 	}
-	if (spill_map)
+	if (spill_map && spilled)
 		munmap((void *)spill_map, spill_map_len);
+	if (arena)
+		munmap(arena, (size_t)opt.memory);
 	if (spill_fd >= 0)
 		close(spill_fd);
 	if (!failure)

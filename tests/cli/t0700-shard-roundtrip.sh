@@ -96,6 +96,12 @@ ok "shard again with -j1 from two inputs in reverse order" \
 ok "the shards and indexes are byte for byte the same" sh -c '
 	for f in s2/*.bin s2/*.qidx; do cmp "$f" "s1/${f#s2/}" || exit 1; done
 	[ $(ls s1 | wc -l) = $(ls s2 | wc -l) ]'
+ok "shard again keeping only 64 KiB of tokens in memory (the rest spilled)" \
+	quern-shard -q -j2 -t "$GPT2" -o sp --memory 64k --shard-tokens 20k --val-fraction 0.2 --seed 7 docs.jsonl
+ok "the same bytes" sh -c 'for f in s2/*.bin s2/*.qidx; do cmp "$f" "sp/${f#s2/}" || exit 1; done'
+ok "and with everything spilled (--memory 0)" \
+	quern-shard -q -j1 -t "$GPT2" -o sp0 --memory 0 --shard-tokens 20k --val-fraction 0.2 --seed 7 docs.jsonl
+ok "the same bytes again" sh -c 'for f in s2/*.bin s2/*.qidx; do cmp "$f" "sp0/${f#s2/}" || exit 1; done'
 ok "another seed, another order" quern-shard -q -t "$GPT2" -o s3 --shard-tokens 20k --val-fraction 0.2 --seed 8 docs.jsonl
 ok "(the shards differ)" sh -c '! cmp -s s2/train_000000.bin s3/train_000000.bin'
 ok "but the same documents in each split" sh -c '

@@ -108,6 +108,24 @@ fails 1 "truncated compressed input fails the run" quern-shard -q -t "$GPT2" -o 
 ok "the earlier shards are untouched" quern-shard verify -q good
 ok "and no temporary directory is left" sh -c '[ -z "$(ls -A good | grep tmp)" ]'
 
+# SIGTERM while reading: the run stops, publishes nothing, is marked failed.
+mkfifo fifo
+( head -n 3 docs.jsonl; sleep 3 ) > fifo &
+writer=$!
+quern-shard -q -t "$GPT2" -o sig fifo 2>/dev/null &
+pid=$!
+i=0
+while [ $i -lt 200 ] && [ "$(sql "SELECT count(*) FROM runs WHERE status = 'running' AND argv LIKE '%\"sig\"%'")" != 1 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+kill -TERM $pid
+wait $pid
+is "SIGTERM: exit 1" 1 $?
+wait $writer
+ok "nothing published" sh -c '[ -z "$(ls -A sig)" ]'
+is "the run failed with the reason" "failed|interrupted by Terminated" \
+	"$(sql "SELECT status, error FROM runs WHERE argv LIKE '%\"sig\"%'")"
+
 # Usage.
 fails 2 "no tokenizer" quern-shard -o x docs.jsonl
 fails 2 "no output" quern-shard -t "$GPT2" docs.jsonl
