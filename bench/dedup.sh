@@ -6,9 +6,12 @@
 #     and datatrove's published 0.8 MB/s per task; datasketch's MinHash
 #     (pip install datasketch) side by side on the same text if present.
 #  2. Clustering: synthetic signature files (bench/dedup-bench) of
-#     QN_BENCH_DEDUP_DOCS documents (default 2 M), with the default
-#     --mem and with --mem 256M (spilled runs): seconds and peak memory,
-#     extrapolated linearly to 10 M documents (goal <= 10 min, <= 8 GB).
+#     QN_BENCH_DEDUP_DOCS documents (default 2 M), with --mem 2G and
+#     with --mem 256M (spilled runs): seconds and peak memory,
+#     extrapolated linearly to 10 M documents (goal <= 10 min, <= 8 GB;
+#     memory grows less than linearly: the sort buffers stop at --mem).
+#     QN_BENCH_DEDUP_DOCS=10000000 measures 10 M directly (5.2 GB of
+#     signature files on disk).
 #  3. Accuracy: bench/dedup-accuracy.py (edited copies of real documents
 #     with known Jaccard; recall by band, precision).
 # Run from the build directory after `make bench/dedup-bench`.
@@ -27,16 +30,11 @@ export PATH="$build:$PATH"
 export QUERN_MANIFEST="$dir/bench.db"
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# wall SECONDS and max RSS KB of a command, from /usr/bin/time (or bash's time).
+# Wall seconds, peak RSS in KB and CPU seconds (user + system) of a
+# command: the machine may be shared, so CPU time is the fair speed.
 measure() {
-	if [ -x /usr/bin/time ]; then
-		/usr/bin/time -f '%e %M' -o "$dir/.time" "$@" >/dev/null
-		cat "$dir/.time"
-	else
-		s=$(date +%s.%N)
-		"$@" >/dev/null
-		echo "$(echo "$(date +%s.%N) - $s" | bc) 0"
-	fi
+	/usr/bin/time -f '%e %M %U %S' -o "$dir/.time" "$@" >/dev/null
+	awk '{ print $1, $2, $3 + $4 }' "$dir/.time"
 }
 
 # ---- 1. signing ----
@@ -50,7 +48,7 @@ text=$(python3 -c "import json,sys; print(sum(len(json.loads(l)['text'].encode()
 echo "== signing $(echo "$text" | awk '{ printf "%.1f", $1 / 1e6 }') MB of text ($(wc -l < "$corpus") documents), word 5-grams, 14 x 8"
 for j in 1 2; do
 	set -- $(measure quern-dedup sign -q -j$j -o "$dir/s.sig" "$corpus")
-	echo "$text $1 $j" | awk '{ r = $1 / 1e6 / $2; printf "  -j%d: %.1f s, %.1f MB/s (%.1f MB/s per core); %.2fx the 50 MB/s goal, %.0fx datatrove (0.8 MB/s per task)\n", $3, $2, r, r / $3, r / $3 / 50, r / $3 / 0.8 }'
+	echo "$text $1 $3 $j" | awk '{ r = $1 / 1e6 / $2; c = $1 / 1e6 / $3; printf "  -j%d: %.1f s wall (%.1f MB/s), %.1f s CPU: %.1f MB/s per core; %.2fx the 50 MB/s goal, %.0fx datatrove (0.8 MB/s per task)\n", $4, $2, r, $3, c, c / 50, c / 0.8 }'
 done
 if python3 -c 'import datasketch' 2>/dev/null; then
 	head -c 20000000 "$corpus" | sed '$d' > "$dir/slice.jsonl"
@@ -69,7 +67,7 @@ dt = time.time() - t
 print("  datasketch MinHash(112), same shingles, one core: %.1f MB/s" % (n / 1e6 / dt))
 PY
 	set -- $(measure quern-dedup sign -q -j1 -o "$dir/s2.sig" "$dir/slice.jsonl")
-	python3 -c "import json,sys; n=sum(len(json.loads(l)['text'].encode()) for l in open(sys.argv[1])); print('  quern-dedup sign -j1 on the same slice: %.1f MB/s' % (n/1e6/float(sys.argv[2])))" "$dir/slice.jsonl" "$1"
+	python3 -c "import json,sys; n=sum(len(json.loads(l)['text'].encode()) for l in open(sys.argv[1])); print('  quern-dedup sign -j1 on the same slice: %.1f MB/s' % (n/1e6/float(sys.argv[2])))" "$dir/slice.jsonl" "$3"
 else
 	echo "  (datasketch not installed: pip install datasketch for the side-by-side run)"
 fi
@@ -80,7 +78,7 @@ echo "== clustering $ndocs synthetic documents (12% copies: 2% exact, 10% at abo
 "$build/bench/dedup-bench" synth "$dir/synth.sig" "$ndocs"
 for mem in 2G 256M; do
 	set -- $(measure quern-dedup cluster -q --mem $mem -o "$dir/synth.tsv" "$dir/synth.sig")
-	echo "$ndocs $1 $2 $mem" | awk '{ printf "  --mem %s: %.1f s, peak %.0f MB; for 10 M documents about %.0f s and %.1f GB (goal 600 s, 8 GB)\n", $4, $2, $3 / 1024, $2 * 1e7 / $1, $3 * 1e7 / $1 / 1048576 }'
+	echo "$ndocs $1 $2 $3 $mem" | awk '{ printf "  --mem %s: %.1f s wall, %.1f s CPU, peak %.0f MB; linear to 10 M documents: %.0f s wall, at most %.1f GB (goal 600 s, 8 GB)\n", $5, $2, $4, $3 / 1024, $2 * 1e7 / $1, $3 * 1e7 / $1 / 1048576 }'
 done
 echo "  duplicates found: $(grep -c '^dup' "$dir/synth.tsv")"
 rm -f "$dir/synth.sig" "$dir/synth.tsv"

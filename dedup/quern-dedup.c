@@ -954,6 +954,8 @@ int main(int argc, char **argv)
 			fail(err.msg);
 		else if (!failure)
 			have_dl = 1;
+		if (qn_signalled)
+			fail("interrupted by a signal");
 		if (clusters && fclose(clusters) && !failure)
 			fail("writing the clusters file failed");
 		if (!failure && opt.cmd == C_CLUSTER) {
