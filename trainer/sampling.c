@@ -1,9 +1,10 @@
 /*
  * sampling.c: temperature, top-k and top-p sampling (see sampling.h).
  *
- * Cost per token: one pass for the maximum and one for the softmax over
- * all n ids, and a sort of the candidates only (a partial selection of
- * the top k when k is given; all n when only top-p is).
+ * Cost per token: a few passes over the n logits (the maximum, the
+ * weights), and a heap selection of the best candidates only when top-k
+ * or top-p truncates: the best 64 first, doubling until the nucleus is
+ * found, so the whole vocabulary is never sorted in the usual case.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -73,12 +74,40 @@ static void sift_down(struct cand *h, int k, int i)
 	}
 }
 
+/* The best k of logits[0..n) into c[0..k), best first. */
+static void select_top(struct cand *c, const float *logits, int n, int k)
+{
+	int i;
+
+	for (i = 0; i < k; i++) {
+		c[i].logit = logits[i];
+		c[i].id = i;
+	}
+	for (i = k / 2 - 1; i >= 0; i--)
+		sift_down(c, k, i);
+	for (i = k; i < n; i++) {
+		struct cand x = { logits[i], i };
+
+		if (before(&x, &c[0])) {
+			c[0] = x;
+			sift_down(c, k, 0);
+		}
+	}
+	qsort(c, (size_t)k, sizeof *c, cmp_cand);
+}
+
+/* The weight of a logit: exp((l - max) / T), rounded to float. */
+static float weight(float l, float max, double inv_t)
+{
+	return (float)exp(((double)l - (double)max) * inv_t);
+}
+
 int qn_sample(struct qn_sampler *s, const float *logits, int n,
 	      const struct qn_sample_opts *o, struct qn_rng *r)
 {
 	struct cand *c = s->c;
-	double total, acc, u, inv_t, top;
-	int i, k, best = 0;
+	double total, acc, u, inv_t, want;
+	int i, k, limit, best = 0;
 
 	if (n > s->n)
 		n = s->n;
@@ -87,57 +116,71 @@ int qn_sample(struct qn_sampler *s, const float *logits, int n,
 			best = i;
 	if (o->temperature <= 0)
 		return best;
-
-	/* The candidates, best first: all of them, or the top k. */
-	k = (o->top_k > 0 && o->top_k < n) ? o->top_k : n;
-	if (k < n) {
-		for (i = 0; i < k; i++) {
-			c[i].logit = logits[i];
-			c[i].id = i;
-		}
-		for (i = k / 2 - 1; i >= 0; i--)
-			sift_down(c, k, i);
-		for (i = k; i < n; i++) {
-			struct cand x = { logits[i], i };
-
-			if (before(&x, &c[0])) {
-				c[0] = x;
-				sift_down(c, k, 0);
-			}
-		}
-	} else {
-		for (i = 0; i < n; i++) {
-			c[i].logit = logits[i];
-			c[i].id = i;
-		}
-	}
-	qsort(c, (size_t)k, sizeof *c, cmp_cand);
-
-	/* Softmax over the kept candidates (the top-k renormalisation). */
 	inv_t = 1.0 / o->temperature;
-	top = c[0].logit;
-	total = 0;
-	for (i = 0; i < k; i++) {
-		double e = exp(((double)c[i].logit - top) * inv_t);
+	limit = (o->top_k > 0 && o->top_k < n) ? o->top_k : n;
 
-		c[i].logit = (float)e;	/* from here on: the weight */
-		total += c[i].logit;
+	/*
+	 * With neither top-k nor top-p, every id is a candidate: their order
+	 * only maps u to a token, so the ids are walked as they are, with no
+	 * sort (the draw is the same distribution either way).
+	 */
+	if (limit == n && !(o->top_p > 0 && o->top_p < 1)) {
+		total = 0;
+		for (i = 0; i < n; i++)
+			total += weight(logits[i], logits[best], inv_t);
+		u = qn_rng_uniform(r) * total;
+		acc = 0;
+		for (i = 0; i < n; i++) {
+			acc += weight(logits[i], logits[best], inv_t);
+			if (u < acc)
+				return i;
+		}
+		return best;
 	}
-	if (o->top_p > 0 && o->top_p < 1) {
-		double want = o->top_p * total, kept = 0;
 
+	/*
+	 * Top-p's share is of the probability of all of the top-k (of all
+	 * ids without top-k).  The candidates are selected best first, k at
+	 * a time, doubling k until the kept prefix reaches that share: the
+	 * nucleus is usually small, and no sort of the whole vocabulary is
+	 * needed to find it.
+	 */
+	total = 0;
+	if (limit == n) {
+		for (i = 0; i < n; i++)
+			total += weight(logits[i], logits[best], inv_t);
+	}
+	k = limit < n ? limit : (n < 64 ? n : 64);
+	for (;;) {
+		double kept = 0;
+
+		select_top(c, logits, n, k);
+		if (limit < n && k == limit) {
+			total = 0;
+			for (i = 0; i < k; i++)
+				total += weight(c[i].logit, c[0].logit, inv_t);
+		}
+		want = (o->top_p > 0 && o->top_p < 1) ? o->top_p * total : total;
 		for (i = 0; i < k; i++) {
-			kept += c[i].logit;
+			kept += weight(c[i].logit, c[0].logit, inv_t);
 			if (kept >= want)
 				break;
 		}
-		k = i < k ? i + 1 : k;
-		total = kept;
+		if (i < k) {
+			k = i + 1;
+			total = kept;
+			break;
+		}
+		if (k == limit) {	/* rounding: all of them */
+			total = kept;
+			break;
+		}
+		k = k > limit / 2 ? limit : 2 * k;
 	}
 	u = qn_rng_uniform(r) * total;
 	acc = 0;
 	for (i = 0; i < k; i++) {
-		acc += c[i].logit;
+		acc += weight(c[i].logit, c[0].logit, inv_t);
 		if (u < acc)
 			return c[i].id;
 	}

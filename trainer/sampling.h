@@ -1,14 +1,16 @@
 /*
  * sampling.h: choosing the next token from a model's logits.
  *
- * The logits are divided by the temperature and turned into
- * probabilities (softmax, in double); the candidates are ordered by
- * logit, highest first, ties by the lower id, so the order never depends
- * on the sort; top-k keeps the first k, top-p then keeps the shortest
- * prefix whose probability reaches p (at least one token).  The kept
- * probabilities are renormalised and one number u = qn_rng_uniform in
- * [0, 1) picks the first token whose cumulative probability exceeds
- * u * total.  Temperature 0 is greedy (the highest logit, lowest id on a
+ * The logits are divided by the temperature and turned into weights
+ * exp((l - max) / T) (in double, rounded to float).  Top-k and top-p
+ * look at the candidates ordered by logit, highest first, ties by the
+ * lower id, so the order never depends on a sort: top-k keeps the first
+ * k, top-p then keeps the shortest prefix whose weight reaches p of the
+ * total (of all ids, or of the top k; at least one token).  One number
+ * u = qn_rng_uniform in [0, 1) times the kept total picks the first
+ * candidate, in that order, whose cumulative weight exceeds it; with
+ * neither top-k nor top-p every id is kept and the ids are walked in id
+ * order.  Temperature 0 is greedy (the highest logit, lowest id on a
  * tie) and draws nothing.  The same logits, options and generator state
  * give the same token on every machine.
  */

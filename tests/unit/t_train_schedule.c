@@ -164,6 +164,65 @@ int main(void)
 	qn_sampler_free(s);
 	qn_sampler_free(NULL);
 
+	/* Truncation against a brute force over a flat vocabulary of 5000,
+	 * where the nucleus holds thousands of ids. */
+	{
+		enum { NV = 5000 };
+		static float lv[NV];
+		static int order[NV], inset[NV];
+		struct qn_sampler *sv = qn_sampler_new(NV);
+		static const struct { int k; double p; } cases[] = {
+			{ 0, 0.5 }, { 200, 0.5 }, { 100, 1.0 }, { 3000, 0.9 }, { 0, 0.2 }
+		};
+		int ci, a, b2, outside, kept, hit_last;
+
+		for (j = 0; j < NV; j++)
+			lv[j] = (float)(tap_rand() % 100000) * 2e-5f;
+		for (j = 0; j < NV; j++)
+			order[j] = j;
+		/* insertion sort by (logit desc, id asc): plain and obviously right */
+		for (a = 1; a < NV; a++) {
+			int x = order[a];
+
+			for (b2 = a; b2 > 0 && (lv[order[b2 - 1]] < lv[x] ||
+					       (lv[order[b2 - 1]] == lv[x] && order[b2 - 1] > x)); b2--)
+				order[b2] = order[b2 - 1];
+			order[b2] = x;
+		}
+		for (ci = 0; ci < 5; ci++) {
+			int k = cases[ci].k ? cases[ci].k : NV;
+			double tot = 0, acc2 = 0;
+
+			for (j = 0; j < k; j++)
+				tot += (float)exp((double)lv[order[j]] - lv[order[0]]);
+			memset(inset, 0, sizeof inset);
+			for (j = 0, kept = 0; j < k; j++) {
+				inset[order[j]] = 1;
+				kept++;
+				acc2 += (float)exp((double)lv[order[j]] - lv[order[0]]);
+				if (cases[ci].p < 1 && acc2 >= cases[ci].p * tot)
+					break;
+			}
+			so = (struct qn_sample_opts){ 1.0, cases[ci].k, cases[ci].p };
+			outside = 0;
+			hit_last = 0;
+			for (j = 0; j < 3000; j++) {
+				id = qn_sample(sv, lv, NV, &so, &r1);
+				if (!inset[id])
+					outside++;
+				for (a = kept - 10; a < kept; a++)
+					if (id == order[a])
+						hit_last = 1;
+			}
+			ok(outside == 0 && hit_last, 
+			   "top-k %d top-p %.3f: only the %d ids of the brute-force set, its last ten reached",
+			   cases[ci].k, cases[ci].p, kept);
+			if (outside || !hit_last)
+				printf("#   %d draws outside, last ten %s\n", outside, hit_last ? "reached" : "never drawn");
+		}
+		qn_sampler_free(sv);
+	}
+
 	/* Printing decoded bytes: hold back an unfinished UTF-8 character. */
 	is_int(qn_utf8_ready("abc", 3), 3, "ASCII is ready");
 	is_int(qn_utf8_ready("", 0), 0, "nothing is ready");
