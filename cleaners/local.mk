@@ -18,7 +18,7 @@ cli_tests += \
 	tests/cli/t0400-clean-basic.sh \
 	tests/cli/t0401-clean-bad-input.sh \
 	tests/cli/t0402-clean-golden.sh
-EXTRA_DIST += tests/golden/clean.jsonl tests/golden/clean-ref.py
+EXTRA_DIST += tests/golden/clean.jsonl tests/golden/clean-ref.py cleaners/software-docs.conf
 unit_tests += tests/unit/t_clean
 tests_unit_t_clean_SOURCES = tests/unit/t_clean.c tests/tap.h
 tests_unit_t_clean_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/cleaners

@@ -136,10 +136,18 @@ is "and 'off'" "off" \
 ok "--set after --config wins" quern-clean -q -c my.conf -s gopher_quality.min_words=500 --no-gopher-repetition --no-c4 --no-fineweb --no-langid -o conf2.jsonl small.jsonl
 is "so the document goes" 0 "$(wc -l < conf2.jsonl | tr -d ' ')"
 
+# The preset for software documentation keeps more of it, all English.
+ok "the software-docs preset" quern-clean -q -c "${QN_TOP_SRCDIR:-.}/cleaners/software-docs.conf" -o sw.jsonl.zst docs.jsonl.zst
+n_sw=$(zstdcat sw.jsonl.zst | wc -l | tr -d ' ')
+ok "keeps more than the defaults ($n_sw > $n_out)" test "$n_sw" -gt "$n_out"
+is "all of it English" "$n_sw" "$(zstdcat sw.jsonl.zst | jq -r 'select(.meta.lang == "en") | .id' | wc -l | tr -d ' ')"
+
 # The man page's examples.
 ok "example: clean with the defaults" quern-clean -o clean2.jsonl.zst docs.jsonl.zst
 ok "example: English only, looser for documentation" \
 	quern-clean --lang en -s gopher_quality.min_alpha_words=0.6 -s gopher_repetition.dup_5_gram=0.3 -o en.jsonl.zst docs.jsonl.zst
+ok "example: the preset for software documentation" \
+	quern-clean -c "${QN_TOP_SRCDIR:-.}/cleaners/software-docs.conf" -o docs-clean.jsonl.zst docs.jsonl.zst
 ok "example: what would a threshold do" quern-clean --dry-run --measures m.jsonl -o /dev/null docs.jsonl.zst
 is "one measures line per document" "$n_in" "$(wc -l < m.jsonl | tr -d ' ')"
 ok "example: the drop counts of a run" sql "SELECT key, value FROM runs, json_each(runs.counters) WHERE runs.id = (SELECT max(id) FROM runs WHERE tool = 'quern-clean') AND key LIKE 'drop:%'"
