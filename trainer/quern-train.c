@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <omp.h>
 
@@ -530,8 +531,17 @@ int main(int argc, char **argv)
 	if (opt.threads)
 		omp_set_num_threads(opt.threads);
 
-	if (mkdir(opt.output, 0777) < 0 && errno != EEXIST)
-		qn_errx(QN_EXIT_FAIL, "%s: %s", opt.output, strerror(errno));
+	/* Checkpoints are written late: make sure now that they can be. */
+	{
+		struct stat st;
+
+		if (mkdir(opt.output, 0777) < 0 && errno != EEXIST)
+			qn_errx(QN_EXIT_FAIL, "%s: %s", opt.output, strerror(errno));
+		if (stat(opt.output, &st) < 0 || !S_ISDIR(st.st_mode))
+			qn_errx(QN_EXIT_FAIL, "%s: not a directory", opt.output);
+		if (access(opt.output, W_OK | X_OK) < 0)
+			qn_errx(QN_EXIT_FAIL, "%s: %s", opt.output, strerror(errno));
+	}
 	if (!(manifest = qn_manifest_open(qn_manifest_path(opt.manifest), &err)))
 		qn_errx(QN_EXIT_FAIL, "%s", err.msg);
 

@@ -52,6 +52,20 @@ fails 2 "--resume refuses model options" quern-train -o sig --resume "$ck" --lay
 fails 2 "--resume refuses optimisation options" quern-train -o sig --resume "$ck" --lr 1 shards
 fails 2 "--steps before the checkpoint's step" quern-train -o sig --resume "$ck" --steps 1 shards
 
+touch afile
+fails 1 "-o naming a file" quern-train -o afile $M --steps 1 shards
+like "says so" 'afile: not a directory' "$(err)"
+
+# Shards of another tokenizer cannot continue a checkpoint.
+CL=${QN_PEERS}/tiktoken/encoders/cl100k_base.json
+if [ -x "${QN_TOP_BUILDDIR:-.}/tests/trainer-mkshards" ] && [ -f "$CL" ]; then
+	"${QN_TOP_BUILDDIR:-.}/tests/trainer-mkshards" "$CL" clshards 100000 "$FORT/science"
+	fails 1 "shards of another tokenizer" quern-train -o sig --resume "$ck" clshards
+	like "names both hashes" 'trained with tokenizer [0-9a-f]{32}, the shards have [0-9a-f]{32}' "$(err)"
+else
+	skip "shards of another tokenizer" "no cl100k_base.json or no tests/trainer-mkshards"
+fi
+
 # Corrupt and foreign checkpoints.
 cp "$ck" bad.ckpt
 printf 'z' | dd of=bad.ckpt bs=1 seek=5000 conv=notrunc 2>/dev/null
