@@ -126,6 +126,12 @@ for t in LN1W QKVB; do
 	ok "$t is not decayed" cmp -s f.b f.c
 done
 
+# --ckpt-every: a checkpoint every N steps and one at the end.
+ok "--ckpt-every 2 over 5 steps" quern-train -q -o every $M --steps 5 --ckpt-every 2 --val-every 0 shards
+is "steps 2, 4 and the end" "step-000002.ckpt step-000004.ckpt step-000005.ckpt" "$(ls every | tr '\n' ' ' | sed 's/ $//')"
+is "each recorded with its step" "2 4 5" \
+	"$(sql "SELECT step FROM checkpoints WHERE run = (SELECT max(id) FROM runs WHERE tool = 'quern-train') ORDER BY step" | tr '\n' ' ' | sed 's/ $//')"
+
 # Shards without a val split: training goes on, without validation.
 mkdir trainonly
 cp shards/train_* trainonly/
