@@ -531,8 +531,13 @@ static void warc_read_all(struct ctx *c, warc_read_fn fn, void *fctx, int depth)
 			if (!cs_content_type_charset(rec.http_content_type, cs))
 				h.charset = cs;
 			/* Redirects and errors have no content. */
-			if (rec.http_status >= 200 && rec.http_status <= 299)
-				content(c, rec.payload, rec.payload_len, depth + 1, &h);
+			if (rec.http_status >= 200 && rec.http_status <= 299) {
+				if (rec.http_coding_failed)
+					skip(c, h.source, SK_CORRUPT, 0, "Content-Encoding %s could not be undone",
+					     rec.http_content_encoding);
+				else
+					content(c, rec.payload, rec.payload_len, depth + 1, &h);
+			}
 		} else {
 			char cs[CS_NAME_MAX];
 

@@ -50,8 +50,8 @@ struct warc_reader {
 	struct qn_buf win;
 	size_t wpos;
 	uint64_t win_base;	/* stream offset of win.data[0] */
-	/* the current record's strings */
-	struct qn_buf hdr, http;
+	/* the current record's strings, and its decoded HTTP body */
+	struct qn_buf hdr, http, body, body2;
 	char *corrupt;		/* a pending resync message */
 };
 
@@ -81,6 +81,8 @@ void warc_close(struct warc_reader *r)
 	qn_buf_release(&r->win);
 	qn_buf_release(&r->hdr);
 	qn_buf_release(&r->http);
+	qn_buf_release(&r->body);
+	qn_buf_release(&r->body2);
 	free(r->corrupt);
 	free(r);
 }
@@ -298,8 +300,84 @@ static size_t header_end(const char *p, size_t n)
 	return 0;
 }
 
+/* Undoes chunked transfer coding of p[0..n) into out; what is malformed ends it. */
+static void dechunk(const char *p, size_t n, struct qn_buf *out)
+{
+	size_t i = 0;
+
+	qn_buf_reset(out);
+	while (i < n) {
+		uint64_t len = 0;
+		int digits = 0;
+
+		while (i < n && ((p[i] >= '0' && p[i] <= '9') || ((p[i] | 32) >= 'a' && (p[i] | 32) <= 'f'))) {
+			len = len * 16 + (uint64_t)(p[i] <= '9' ? p[i] - '0' : (p[i] | 32) - 'a' + 10);
+			if (len > n)
+				return;
+			digits++;
+			i++;
+		}
+		if (!digits)
+			return;
+		while (i < n && p[i] != '\n')	/* chunk extensions */
+			i++;
+		i++;
+		if (len == 0 || i >= n)
+			return;
+		if (len > n - i)
+			len = n - i;	/* a cut last chunk: keep what is there */
+		qn_buf_append(out, p + i, (size_t)len);
+		i += (size_t)len;
+		if (i < n && p[i] == '\r')
+			i++;
+		if (i < n && p[i] == '\n')
+			i++;
+	}
+}
+
+/*
+ * Undoes gzip or deflate content coding of p[0..n) into out, up to max
+ * bytes.  0, or -1 if the data is not what it says (out is left as far
+ * as it got) or longer than max.
+ */
+static int decode(const char *p, size_t n, int gzip, uint64_t max, struct qn_buf *out)
+{
+	z_stream z;
+	int rc, raw;
+
+	qn_buf_reset(out);
+	for (raw = 0; raw < 2; raw++) {
+		memset(&z, 0, sizeof z);
+		/* deflate is meant to be zlib, but servers send raw deflate too. */
+		if (inflateInit2(&z, gzip ? 15 + 16 : raw ? -15 : 15) != Z_OK)
+			return -1;
+		z.next_in = (unsigned char *)p;
+		z.avail_in = (uInt)n;
+		qn_buf_reset(out);
+		do {
+			qn_buf_grow(out, INFLATE_CHUNK);
+			z.next_out = (unsigned char *)out->data + out->len;
+			z.avail_out = INFLATE_CHUNK;
+			rc = inflate(&z, Z_NO_FLUSH);
+			out->len = INFLATE_CHUNK - z.avail_out + out->len;
+			out->data[out->len] = '\0';
+			if (out->len > max) {
+				inflateEnd(&z);
+				return -1;
+			}
+		} while (rc == Z_OK && z.avail_in);
+		inflateEnd(&z);
+		if (rc == Z_STREAM_END || (rc == Z_OK && !z.avail_in && out->len))
+			return 0;
+		if (gzip || out->len)
+			return -1;
+	}
+	return -1;
+}
+
 static void parse_http(struct warc_reader *r, struct warc_record *rec)
 {
+	const char *te, *ce;
 	const char *b = rec->block;
 	size_t n = rec->block_len, end;
 
@@ -324,6 +402,26 @@ static void parse_http(struct warc_reader *r, struct warc_record *rec)
 	rec->http_content_type = header(&r->http, "Content-Type");
 	rec->payload = b + end;
 	rec->payload_len = n - end;
+	/* Crawlers that keep the bytes as sent keep their codings: undo them. */
+	te = header(&r->http, "Transfer-Encoding");
+	if (strcasestr(te, "chunked")) {
+		dechunk(rec->payload, rec->payload_len, &r->body);
+		rec->payload = r->body.data ? r->body.data : "";
+		rec->payload_len = r->body.len;
+	}
+	ce = header(&r->http, "Content-Encoding");
+	if (!strcasecmp(ce, "gzip") || !strcasecmp(ce, "x-gzip") || !strcasecmp(ce, "deflate")) {
+		if (decode(rec->payload, rec->payload_len, strcasecmp(ce, "deflate") != 0,
+			   r->max_block, &r->body2) == 0) {
+			rec->payload = r->body2.data;
+			rec->payload_len = r->body2.len;
+		} else {
+			rec->http_coding_failed = 1;
+		}
+	} else if (*ce && strcasecmp(ce, "identity")) {
+		rec->http_coding_failed = 1;	/* br, zstd, compress: not undone */
+	}
+	rec->http_content_encoding = ce;
 }
 
 /* Parses a Content-Length value; -1 if it is not a number. */
@@ -437,6 +535,7 @@ int warc_next(struct warc_reader *r, struct warc_record *rec, struct qn_err *err
 	rec->date = header(&r->hdr, "WARC-Date");
 	rec->content_type = header(&r->hdr, "Content-Type");
 	rec->http_content_type = "";
+	rec->http_content_encoding = "";
 	r->wpos += hend;
 	if ((uint64_t)len > r->max_block) {
 		uint64_t left = (uint64_t)len;

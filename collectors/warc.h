@@ -37,7 +37,11 @@ struct warc_record {
 	/* With a Content-Type of application/http (request, response): */
 	int http_status;		/* 0 if the block is no HTTP response */
 	const char *http_content_type;	/* its Content-Type header */
-	const char *payload;		/* the body after the HTTP headers; else the block */
+	const char *http_content_encoding;	/* its Content-Encoding ("" if none) */
+	int http_coding_failed;		/* a content coding that could not be undone */
+	const char *payload;		/* the body after the HTTP headers, chunked
+					   transfer coding and gzip/deflate content
+					   coding undone; else the block */
 	size_t payload_len;
 };
 

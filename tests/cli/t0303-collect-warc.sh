@@ -83,6 +83,27 @@ ok "garbage and truncation" quern-collect -q -o cut.jsonl cut.warc.gz
 is "every whole record around the garbage is read" 3 "$(wc -l < cut.jsonl | tr -d ' ')"
 is "the garbage and the cut are counted" "1 1" "$(counter skipped_corrupt) $(counter skipped_truncated)"
 
+# Bytes as a crawler kept them: chunked transfer coding and gzip content
+# coding (undone), and brotli (not undone: skipped).
+if have gzip; then
+	printf 'hello chunked gzip world\n' | gzip -c > gz.bin
+	n=$(wc -c < gz.bin | tr -d ' ')
+	h=$((n / 2))
+	{ printf 'HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n\r\n'
+	  printf '%x\r\n' $h; head -c $h gz.bin; printf '\r\n%x;ext=1\r\n' $((n - h)); tail -c +$((h + 1)) gz.bin; printf '\r\n0\r\n\r\n'; } > block1
+	printf 'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: br\r\n\r\n\033\003\000' > block2
+	for i in 1 2; do
+		printf 'WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: http://example.com/coded%s\r\nWARC-Record-ID: <urn:uuid:c%s>\r\nContent-Type: application/http; msgtype=response\r\nContent-Length: %d\r\n\r\n' \
+			$i $i "$(wc -c < block$i | tr -d ' ')"
+		cat block$i
+		printf '\r\n\r\n'
+	done > coded.warc
+	ok "content and transfer codings" quern-collect -q -o - coded.warc
+	is "chunked gzip is undone" "hello chunked gzip world" "$(out | jq -r .text)"
+	like "brotli is skipped, saying so" 'Content-Encoding br could not be undone' \
+		"$(sql "SELECT value FROM doc_events WHERE value LIKE '%coded2%'")"
+fi
+
 # A WARC inside a tar, and a WET (conversion records only) compressed with xz.
 if have xz; then
 	grep conversion spec | mkwarc wet.warc

@@ -52,6 +52,10 @@ int main(void)
 		{ "response", "application/http; msgtype=response", "HTTP/1.1 404 Not Found\r\n\r\n" },
 		{ "resource", "text/plain", "" },
 		{ "response", "application/http; msgtype=response", "HTTP/1.1 20" },
+		{ "response", "application/http; msgtype=response",
+		  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3;x=y\r\n th\r\n0\r\n\r\n" },
+		{ "response", "application/http; msgtype=response",
+		  "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\n\r\nx\x9c\xcbH\xcd\xc9\xc9\x07\x00\x06,\x02\x15" },
 	};
 	struct qn_buf plain = QN_BUF_INIT, zipped = QN_BUF_INIT, in = QN_BUF_INIT;
 	int iter;
@@ -64,7 +68,7 @@ int main(void)
 		qn_buf_reset(&zipped);
 		for (k = 0; k < nrec; k++) {
 			size_t start = plain.len;
-			const char *const *b = blocks[tap_rand() % 6];
+			const char *const *b = blocks[tap_rand() % (sizeof blocks / sizeof blocks[0])];
 
 			record(&plain, b[0], b[1], b[2]);
 			gz(&zipped, plain.data + start, plain.len - start);
