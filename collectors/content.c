@@ -46,6 +46,7 @@
 #include "collect.h"
 #include "docstream.h"
 #include "err.h"
+#include "hash.h"
 #include "html.h"
 #include "json.h"
 #include "utf8.h"
@@ -700,10 +701,56 @@ static void too_large(struct ctx *c, const struct qn_buf *b, const char *source)
 		     (unsigned long long)limits.max_doc_bytes);
 }
 
+/*
+ * The member names seen in one archive, by hash, so that a name met again
+ * (tar -r appends a new version under the same name) gets its own
+ * locator and id.
+ */
+struct names {
+	uint64_t *h;
+	size_t cap, n;
+};
+
+/* Adds name; returns whether it was there already. */
+static int names_add(struct names *s, const char *name)
+{
+	struct qn_hash128 hh = qn_hash_bytes(name, strlen(name));
+	uint64_t h = hh.lo | 1;
+	size_t i;
+
+	if (2 * (s->n + 1) > s->cap) {
+		uint64_t *old = s->h;
+		size_t oldcap = s->cap;
+
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->h = qn_xcalloc(s->cap, sizeof *s->h);
+		s->n = 0;
+		for (i = 0; i < oldcap; i++) {
+			size_t k;
+
+			if (!old[i])
+				continue;
+			for (k = (size_t)old[i] & (s->cap - 1); s->h[k]; k = (k + 1) & (s->cap - 1))
+				;
+			s->h[k] = old[i];
+			s->n++;
+		}
+		free(old);
+	}
+	for (i = (size_t)h & (s->cap - 1); s->h[i]; i = (i + 1) & (s->cap - 1))
+		if (s->h[i] == h)
+			return 1;
+	s->h[i] = h;
+	s->n++;
+	return 0;
+}
+
 /* The members of the archive a, at depth (the members' own). */
 static void walk_archive(struct ctx *c, struct archive *a, int depth, struct archive_entry *ent)
 {
 	struct qn_buf mem = QN_BUF_INIT;
+	struct names seen = { NULL, 0, 0 };
+	long ordinal = 0;
 
 	while (!c->stop) {
 		int rc = ent ? ARCHIVE_OK : archive_read_next_header(a, &ent);
@@ -719,6 +766,7 @@ static void walk_archive(struct ctx *c, struct archive *a, int depth, struct arc
 			skip(c, NULL, broken(why), 1, "%s", why ? why : "corrupt archive");
 			break;
 		}
+		ordinal++;
 		/* ar members carry no file type: 0 is a file too. */
 		if (archive_entry_filetype(ent) != AE_IFREG && archive_entry_filetype(ent) != 0) {
 			ent = NULL;
@@ -730,6 +778,12 @@ static void walk_archive(struct ctx *c, struct archive *a, int depth, struct arc
 		if (!name)
 			name = "";
 		old = loc_push(c, "member", name);
+		if (names_add(&seen, name)) {
+			char num[32];
+
+			snprintf(num, sizeof num, "%ld", ordinal);
+			loc_push(c, "entry", num);	/* the same name again: which entry */
+		}
 		if (archive_entry_size_is_set(ent) && (uint64_t)archive_entry_size(ent) > limits.max_doc_bytes) {
 			skip(c, NULL, SK_TOO_LARGE, 0, "over %llu bytes",
 			     (unsigned long long)limits.max_doc_bytes);
@@ -756,6 +810,7 @@ static void walk_archive(struct ctx *c, struct archive *a, int depth, struct arc
 			qn_buf_release(&mem);
 	}
 	qn_buf_release(&mem);
+	free(seen.h);
 }
 
 /* The magic numbers of what libarchive would open: compressors and archives. */

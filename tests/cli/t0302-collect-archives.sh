@@ -78,6 +78,16 @@ if have ar; then
 		"$(out | jq -r .locator | tr '\n' ' ' | sed 's/ $//')"
 fi
 
+# The same name twice in a tar (tar -r appends a new version): two ids.
+printf 'version 1\n' > same.txt
+tar cf twice.tar same.txt
+printf 'version 2\n' > same.txt
+tar rf twice.tar same.txt
+ok "a name met twice in one archive" quern-collect -q -o - twice.tar
+is "both versions" "version 1|member=same.txt version 2|member=same.txt;entry=2" \
+	"$(out | jq -r '"\(.text | rtrimstr("\n"))|\(.locator)"' | tr '\n' ' ' | sed 's/ $//')"
+is "with different ids" 2 "$(out | jq -r .id | sort -u | wc -l | tr -d ' ')"
+
 # Archives inside archives.
 mkdir nest
 cp a/lic.tar nest/
