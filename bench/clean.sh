@@ -38,7 +38,7 @@ run() {
 	eval "cpu_$j=$cpu wall_$j=$wall text=$text"
 }
 run 1
-grep 'profile: [a-z_]* ' "$dir/profile" | sed 's/^quern-clean: profile: /   step /'
+grep 'profile: [a-z_0-9]* ' "$dir/profile" | sed 's/^quern-clean: profile: /   step /'
 run 2
 echo "-j2 / -j1 wall speed-up: $(awk "BEGIN{printf \"%.2f\", $wall_1/$wall_2}") (2 cores, shared with whatever else runs)"
 per=$(awk "BEGIN{print $text/$cpu_1}")

@@ -235,7 +235,7 @@ void qn_cleaner_run(struct qn_cleaner *c, struct qn_buf *text, int dry_run,
 			return;
 	}
 	if (p[P_GOPHER_REP] != 0) {
-		qn_step_gopher_rep(c, text->data, text->len, res);
+		qn_step_gopher_rep(c, text->data, text->len, !dry_run, res);
 		t0 = now(c);
 		res->step_seconds[S_GOPHER_REP] = t0 - t1;
 		t1 = t0;

@@ -160,7 +160,39 @@ static size_t gram_chars(const struct qn_word *w, size_t i, int n)
 	return s;
 }
 
-void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n,
+/*
+ * Whether a rule on measure m drops the document at value v: for the
+ * filters that stop at their first failing rule (as datatrove does)
+ * when no dry run needs every value.
+ */
+static int fails(const struct qn_cleaner *c, enum qn_measure m, double v)
+{
+	int i;
+
+	for (i = 0; i < qn_nrule_defs; i++) {
+		const struct qn_rule_def *r = &qn_rule_defs[i];
+		double t = c->cfg->p[r->thr];
+
+		if (r->m != m || isnan(t))
+			continue;
+		if ((r->cmp == DROP_LT && v < t) || (r->cmp == DROP_GT && v > t) ||
+		    (r->cmp == DROP_LE && v <= t) || (r->cmp == DROP_GE && v >= t) ||
+		    (r->cmp == DROP_TRUE && t != 0 && v != 0))
+			return 1;
+	}
+	return 0;
+}
+
+/* Sets a measure; returns 1 if the step should stop there. */
+static int set_stop(const struct qn_cleaner *c, struct qn_clean_result *res, enum qn_measure m,
+		    double v, int stop)
+{
+	res->m[m] = v;
+	res->measured[m] = 1;
+	return stop && fails(c, m, v);
+}
+
+void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int stop,
 			struct qn_clean_result *res)
 {
 	const struct qn_word *w;
@@ -170,12 +202,14 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n,
 	/* Paragraphs: re.split("\n{2,}", text.strip()). */
 	py_strip(text, &a, &b);
 	dup_pieces(c, text + a, b - a, 2, &np, &nd, &dc);
-	set(res, M_GR_DUP_PARA_FRAC, ratio((double)nd, (double)np));
-	set(res, M_GR_DUP_PARA_CHAR_FRAC, ratio((double)dc, (double)total));
+	if (set_stop(c, res, M_GR_DUP_PARA_FRAC, ratio((double)nd, (double)np), stop) ||
+	    set_stop(c, res, M_GR_DUP_PARA_CHAR_FRAC, ratio((double)dc, (double)total), stop))
+		return;
 	/* Lines: re.split("\n+", text). */
 	dup_pieces(c, text, n, 1, &np, &nd, &dc);
-	set(res, M_GR_DUP_LINE_FRAC, ratio((double)nd, (double)np));
-	set(res, M_GR_DUP_LINE_CHAR_FRAC, ratio((double)dc, (double)total));
+	if (set_stop(c, res, M_GR_DUP_LINE_FRAC, ratio((double)nd, (double)np), stop) ||
+	    set_stop(c, res, M_GR_DUP_LINE_CHAR_FRAC, ratio((double)dc, (double)total), stop))
+		return;
 
 	nw = qn_words_cached(c, text, n, &w);
 	if (nw + 1 > c->capslot) {
@@ -225,9 +259,10 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n,
 				}
 			}
 		}
-		set(res, (enum qn_measure)(M_GR_TOP_2 + g - 2), bestcount < 2 ? 0 :
-		    ratio((double)((gram_chars(w, bestfirst, g) + (size_t)g - 1) * bestcount),
-			  (double)total));
+		if (set_stop(c, res, (enum qn_measure)(M_GR_TOP_2 + g - 2), bestcount < 2 ? 0 :
+			     ratio((double)((gram_chars(w, bestfirst, g) + (size_t)g - 1) * bestcount),
+				   (double)total), stop))
+			return;
 	}
 	/*
 	 * Duplicated n-grams: datatrove's find_all_duplicate, greedy from the
@@ -256,7 +291,9 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n,
 				i++;
 			}
 		}
-		set(res, (enum qn_measure)(M_GR_DUP_5 + g - 5), ratio((double)rep, (double)total));
+		if (set_stop(c, res, (enum qn_measure)(M_GR_DUP_5 + g - 5), ratio((double)rep, (double)total),
+			     stop))
+			return;
 	}
 }
 

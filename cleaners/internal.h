@@ -109,7 +109,8 @@ static inline int htab_has(const struct htab *t, uint64_t key)
 
 
 /* The steps (filters.c); each fills its measures in res. */
-void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n,
+/* stop: return at the first value that fails a rule (no dry run). */
+void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int stop,
 			struct qn_clean_result *res);
 void qn_step_gopher_quality(struct qn_cleaner *c, const char *text, size_t n,
 			    int english, struct qn_clean_result *res);
