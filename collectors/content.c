@@ -165,7 +165,6 @@ static void skip(struct ctx *c, const char *source, enum reason why, int error,
 		 const char *fmt, ...)
 {
 	struct result *r = add_result(c, R_SKIP, source);
-	struct qn_buf m = QN_BUF_INIT;
 	va_list ap;
 	char *s;
 
@@ -184,7 +183,6 @@ static void skip(struct ctx *c, const char *source, enum reason why, int error,
 	r->reason = why;
 	r->error = error;
 	r->msg = s;
-	qn_buf_release(&m);
 }
 
 /* Appends "key=value" to the locator, ';'-separated; returns the old length. */
