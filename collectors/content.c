@@ -59,6 +59,9 @@ enum {
 	BOMB_FLOOR = 1 << 20		/* bytes any file may expand to */
 };
 
+/* Standard input is read whole, up to this or 16 times --max-doc-bytes. */
+#define STDIN_MAX ((uint64_t)1 << 30)
+
 const char *const reason_name[NREASONS] = {
 	"empty", "binary", "invalid_utf8", "too_large", "bomb", "depth",
 	"truncated", "corrupt", "bad_record",
@@ -921,6 +924,10 @@ static void content(struct ctx *c, const char *p, size_t n, int depth, const str
 		free(copy);
 		return;
 	}
+	if (n > limits.max_doc_bytes) {
+		skip(c, h->source, SK_TOO_LARGE, 0, "over %llu bytes", (unsigned long long)limits.max_doc_bytes);
+		return;
+	}
 	text_doc(c, p, n, h);
 }
 
@@ -1246,6 +1253,8 @@ void collect_item(struct item *it, struct scratch *s, struct qn_buf *json)
 		struct hints h;
 		char hex[QN_HASH_HEX];
 
+		uint64_t cap = limits.max_doc_bytes * 16 > STDIN_MAX ? limits.max_doc_bytes * 16 : STDIN_MAX;
+
 		for (;;) {
 			qn_buf_grow(&all, READ_CHUNK);
 			n = fd_read(s, all.data + all.len, READ_CHUNK);
@@ -1257,6 +1266,17 @@ void collect_item(struct item *it, struct scratch *s, struct qn_buf *json)
 			if (n == 0)
 				break;
 			all.len += (size_t)n;
+			if (all.len > cap) {
+				/* Held in memory: bounded.  The id is the one of the bytes read so far. */
+				char hx[QN_HASH_HEX];
+
+				qn_hash_hex(qn_hasher_digest(s->hasher), hx);
+				loc_push(&c, "xxh3", hx);
+				skip(&c, NULL, SK_TOO_LARGE, 0, "standard input over %llu bytes",
+				     (unsigned long long)cap);
+				qn_buf_release(&all);
+				goto out;
+			}
 		}
 		it->hashed = 1;
 		it->hash = qn_hasher_digest(s->hasher);

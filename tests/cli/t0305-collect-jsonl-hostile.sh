@@ -132,6 +132,15 @@ ok "a file rewritten while read" quern-collect -q -j2 -o ch.jsonl ch ch ch
 kill $churn 2>/dev/null; wait $churn 2>/dev/null
 ok "writes valid JSON lines" jq -e . ch.jsonl
 
+# Standard input: an archive is opened; a text over --max-doc-bytes is left out.
+if have tar; then
+	ok "a tar on standard input" sh -c 'tar cf - j | quern-collect -q -o - -'
+	like "its members are documents, after the hash of the input" '^xxh3=[0-9a-f]{32};member=j/' \
+		"$(out | jq -r .locator | head -n 1)"
+fi
+ok "a long text on standard input" sh -c "head -c 200000 /dev/zero | tr '\\0' x | quern-collect -q -o - --max-doc-bytes 100k -"
+is "is too large" 1 "$(counter skipped_too_large)"
+
 # Usage errors for the new options.
 fails 2 "bad --max-depth" quern-collect --max-depth x -o x.jsonl j
 fails 2 "negative --max-depth" quern-collect --max-depth -1 -o x.jsonl j
