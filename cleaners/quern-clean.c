@@ -617,11 +617,16 @@ static void print_summary(void)
 		(unsigned long long)cnt.modified);
 	for (i = 0; i < qn_nrule_defs; i++) {
 		const struct qn_rule_def *r = &qn_rule_defs[i];
+		uint64_t n = cnt.rule_drops[i];
 
-		if (!cnt.rule_drops[i])
+		/* A value with a minimum and a maximum has two rules of one name. */
+		while (i + 1 < qn_nrule_defs && qn_rule_defs[i + 1].m == r->m &&
+		       !strcmp(qn_rule_defs[i + 1].name, r->name))
+			n += cnt.rule_drops[++i];
+		if (!n)
 			continue;
 		fprintf(stderr, "%s%llu %s:%s", first ? "; dropped: " : ", ",
-			(unsigned long long)cnt.rule_drops[i], qn_measure_defs[r->m].step, r->name);
+			(unsigned long long)n, qn_measure_defs[r->m].step, r->name);
 		first = 0;
 	}
 	for (i = 0; i < nother; i++) {
