@@ -52,6 +52,9 @@ run() {
 	wall=$1; cpu=$(awk -v u="$2" -v s="$3" 'BEGIN { print u + s }')
 }
 
+run zstd sh -c "zstd -dc '$corpus' > /dev/null"
+z_wall=$wall; z_cpu=$cpu
+
 run tokenize "$build/quern-tokenize" -t "$tok" --count "$txt"/*.txt > "$dir/count"
 raw_tokens=$(cat "$dir/count")
 raw_wall=$wall; raw_cpu=$cpu
@@ -64,17 +67,24 @@ set -- $(awk '$1 == "shard" { t += $4 } $1 == "docs" { d += $3 } END { print t, 
 sh_tokens=$(($1 - $2)); docs=$2
 
 rm -rf "$dir/shards" "$dir/shard.db"*
+run shard-spill "$build/quern-shard" -q -j1 --memory 0 -m "$dir/shard.db" -t "$tok" -o "$dir/shards" "$corpus"
+sp_wall=$wall; sp_cpu=$cpu
+
+rm -rf "$dir/shards" "$dir/shard.db"*
 run shard-jN "$build/quern-shard" -q -j"$(nproc)" -m "$dir/shard.db" -t "$tok" -o "$dir/shards" "$corpus"
 jn_wall=$wall; jn_cpu=$cpu
 
 awk -v rt="$raw_tokens" -v rw="$raw_wall" -v rc="$raw_cpu" -v st="$sh_tokens" -v sw="$sh_wall" -v sc="$sh_cpu" \
-    -v jw="$jn_wall" -v jc="$jn_cpu" -v docs="$docs" -v n="$(nproc)" -v b="$bytes" 'BEGIN {
-	printf "%-34s %12s %8s %8s %14s %10s\n", "", "tokens", "wall s", "cpu s", "tokens/cpu-s", "MB/cpu-s"
-	printf "%-34s %12d %8.1f %8.1f %14.0f %10.2f\n", "quern-tokenize --count (raw)", rt, rw, rc, rt / rc, b / 1e6 / rc
-	printf "%-34s %12d %8.1f %8.1f %14.0f %10.2f\n", "quern-shard -j1", st, sw, sc, st / sc, b / 1e6 / sc
-	printf "%-34s %12d %8.1f %8.1f %14.0f %10.2f\n", "quern-shard -j" n, st, jw, jc, st / jc, b / 1e6 / jc
+    -v jw="$jn_wall" -v jc="$jn_cpu" -v pw="$sp_wall" -v pc="$sp_cpu" -v zw="$z_wall" -v zc="$z_cpu" -v docs="$docs" -v n="$(nproc)" -v b="$bytes" 'BEGIN {
+	printf "%-38s %12s %8s %8s %14s %10s\n", "", "tokens", "wall s", "cpu s", "tokens/cpu-s", "MB/cpu-s"
+	printf "%-38s %12d %8.1f %8.1f %14.0f %10.2f\n", "quern-tokenize --count (raw)", rt, rw, rc, rt / rc, b / 1e6 / rc
+	printf "%-38s %12d %8.1f %8.1f %14.0f %10.2f\n", "quern-shard -j1", st, sw, sc, st / sc, b / 1e6 / sc
+	printf "%-38s %12d %8.1f %8.1f %14.0f %10.2f\n", "quern-shard -j1 --memory 0 (spilled)", st, pw, pc, st / pc, b / 1e6 / pc
+	printf "%-38s %12d %8.1f %8.1f %14.0f %10.2f\n", "quern-shard -j" n, st, jw, jc, st / jc, b / 1e6 / jc
 	printf "documents: %d; token counts differ by %.4f%% (documents encoded apart vs. 16 MB texts)\n", docs, 100 * (st - rt) / rt
 	printf "ratio quern-shard -j1 / raw encoder, tokens per cpu-second: %.3f (goal >= 0.90)\n", (st / sc) / (rt / rc)
+	printf "ratio with every token spilled to disk: %.3f\n", (st / pc) / (rt / rc)
+	printf "decompressing the stream alone (zstd -dc): %.1f cpu s, %.0f%% of quern-shard -j1\n", zc, 100 * zc / sc
 	printf "speed-up of -j%d over -j1, wall: %.2fx\n", n, sw / jw
 }'
 rm -rf "$dir/shards" "$dir/shard.db"*

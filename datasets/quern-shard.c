@@ -1253,6 +1253,8 @@ static int cmd_shard(int argc, char **argv)
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (arena == MAP_FAILED)
 			arena = NULL;
+		else
+			madvise(arena, (size_t)opt.memory, MADV_HUGEPAGE);	/* fewer page faults */
 	}
 	if (!failure && !arena)
 		start_spill();
