@@ -359,23 +359,10 @@ void qn_step_gopher_quality(struct qn_cleaner *c, const char *text, size_t n,
 
 /* ---- C4 ---- */
 
-static int contains_ci(const char *s, size_t n, const char *pat)
+/* Whether lower[0..n), already lowercased, contains pat (lowercase). */
+static int contains(const char *lower, size_t n, const char *pat)
 {
-	size_t m = strlen(pat), i, j;
-
-	for (i = 0; i + m <= n; i++) {
-		for (j = 0; j < m; j++) {
-			char ch = s[i + j];
-
-			if (ch >= 'A' && ch <= 'Z')
-				ch = (char)(ch + 32);
-			if (ch != pat[j])
-				break;
-		}
-		if (j == m)
-			return 1;
-	}
-	return 0;
+	return memmem(lower, n, pat, strlen(pat)) != NULL;
 }
 
 static int is_ascii_alnum(unsigned char ch)
@@ -473,6 +460,7 @@ int qn_step_c4(struct qn_cleaner *c, struct qn_buf *text, struct qn_clean_result
 		size_t end = nl ? (size_t)(nl - s) : n, a = start, b = end, nwords = 0, i, len;
 		size_t maxw = 0;
 		char *line;
+		const char *lower;
 
 		start = end + 1;
 		total++;
@@ -515,9 +503,15 @@ int qn_step_c4(struct qn_cleaner *c, struct qn_buf *text, struct qn_clean_result
 			r_few++;
 			continue;
 		}
-		if (!lorem && !curly && p[P_C4_LOREM] != 0 && contains_ci(line, len, "lorem ipsum"))
+		/* line.lower(), for the ASCII phrases below */
+		qn_buf_reset(&c->tmp2);
+		qn_buf_grow(&c->tmp2, len + 1);
+		for (i = 0; i < len; i++)
+			c->tmp2.data[i] = (char)(line[i] >= 'A' && line[i] <= 'Z' ? line[i] + 32 : line[i]);
+		lower = c->tmp2.data;
+		if (!lorem && !curly && p[P_C4_LOREM] != 0 && contains(lower, len, "lorem ipsum"))
 			lorem = 1;
-		if (p[P_C4_JAVASCRIPT] != 0 && contains_ci(line, len, "javascript")) {
+		if (p[P_C4_JAVASCRIPT] != 0 && contains(lower, len, "javascript")) {
 			r_js++;
 			continue;
 		}
@@ -527,7 +521,7 @@ int qn_step_c4(struct qn_cleaner *c, struct qn_buf *text, struct qn_clean_result
 			size_t k;
 
 			for (k = 0; k < sizeof policy / sizeof policy[0]; k++)
-				if (contains_ci(line, len, policy[k]))
+				if (contains(lower, len, policy[k]))
 					break;
 			if (k < sizeof policy / sizeof policy[0]) {
 				r_policy++;
