@@ -166,7 +166,8 @@ static void tok_add(struct qn_bpe *b, size_t *cap, size_t *capblob, const uint8_
 		b->blob = qn_xrealloc(b->blob, *capblob);
 	}
 	memmove(b->blob + b->off[b->ntok], x, xl);
-	memmove(b->blob + b->off[b->ntok] + xl, y, yl);
+	if (yl)
+		memmove(b->blob + b->off[b->ntok] + xl, y, yl);
 	b->off[b->ntok + 1] = need;
 	b->ntok++;
 }

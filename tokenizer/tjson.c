@@ -244,7 +244,8 @@ static int parse_container(struct tj_parser *p, int depth, uint32_t node, int ob
 		d->kids = qn_xrealloc(d->kids, c * sizeof *d->kids);
 		d->capkids = c;
 	}
-	memcpy(d->kids + d->nkids, p->stack + base, k * sizeof *d->kids);
+	if (k)
+		memcpy(d->kids + d->nkids, p->stack + base, k * sizeof *d->kids);
 	d->nodes[node].off = d->nkids;
 	d->nodes[node].n = count;
 	d->nkids += k;
