@@ -27,6 +27,7 @@ dist_man_MANS += man/quern-shard.1 man/quern-shard.5
 cli_tests += \
 	tests/cli/t0700-shard-roundtrip.sh \
 	tests/cli/t0701-shard-bad.sh \
-	tests/cli/t0702-shard-man-examples.sh
+	tests/cli/t0702-shard-man-examples.sh \
+	tests/cli/t0703-shard-own-tokenizer.sh
 
 bench_scripts += bench/shard.sh
