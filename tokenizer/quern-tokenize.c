@@ -3,8 +3,8 @@
  * loads (tokenizer.json, .tiktoken, npm tiktoken's encoder JSON).
  *
  * A thin front end over libqntok (tokenizer.h): it reads each input
- * whole, encodes it as one text (or each line on its own with --lines),
- * and prints ids; -d reads ids and prints the bytes they stand for.  It
+ * whole, encodes it as one text (or each line on its own with --lines,
+ * or each document of a document stream with --docs), and prints ids; -d reads ids and prints the bytes they stand for.  It
  * is a filter for looking at a tokenizer, so it records nothing in the
  * manifest; quern-shard is the program that tokenizes corpora.
  */
@@ -18,12 +18,13 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "docstream.h"
 #include "err.h"
 #include "tokenizer.h"
 
 static struct {
 	const char *tokenizer, *output;
-	int lines, decode, count, special;
+	int lines, decode, count, special, docs;
 } opt;
 
 static FILE *out;
@@ -39,6 +40,8 @@ static void usage(FILE *f)
 		"  -t, --tokenizer FILE  tokenizer.json, .tiktoken, or npm tiktoken encoder JSON\n"
 		"      --lines           each line on its own: ids space-separated, a line each\n"
 		"  -d, --decode          ids in (separated by white space), text out\n"
+		"      --docs            inputs are document streams: each document's text on its\n"
+		"                        own, ids space-separated, a line per document\n"
 		"  -c, --count           print the number of tokens only\n"
 		"      --special         special tokens' text becomes their ids\n"
 		"  -o, --output FILE     write to FILE instead of standard output\n"
@@ -176,6 +179,7 @@ int main(int argc, char **argv)
 		{ "decode", no_argument, NULL, 'd' },
 		{ "count", no_argument, NULL, 'c' },
 		{ "special", no_argument, NULL, 'S' },
+		{ "docs", no_argument, NULL, 'D' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -198,6 +202,7 @@ int main(int argc, char **argv)
 		case 'd': opt.decode = 1; break;
 		case 'c': opt.count = 1; break;
 		case 'S': opt.special = 1; break;
+		case 'D': opt.docs = 1; break;
 		case 'o': opt.output = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': qn_print_version();
@@ -206,8 +211,10 @@ int main(int argc, char **argv)
 	}
 	if (!opt.tokenizer)
 		qn_usage_error("-t TOKENIZER is required");
-	if (opt.decode && (opt.count || opt.special))
-		qn_usage_error("-d does not go with --count or --special");
+	if (opt.decode && (opt.count || opt.special || opt.docs))
+		qn_usage_error("-d does not go with --count, --special or --docs");
+	if (opt.docs && opt.lines)
+		qn_usage_error("--docs does not go with --lines");
 	if (qn_tok_load(opt.tokenizer, &t, &err))
 		qn_errx(QN_EXIT_FAIL, "%s", err.msg);
 	if (opt.output) {
@@ -227,6 +234,42 @@ int main(int argc, char **argv)
 	for (int f = 0; f < nfiles; f++) {
 		const char *name = strcmp(files[f], "-") ? files[f] : "standard input";
 
+		if (opt.docs) {
+			/* each document's text on its own, a line each */
+			struct qn_docreader *r = qn_docreader_open(files[f], NULL, &err);
+			struct qn_doc d;
+			int got;
+
+			if (!r) {
+				qn_warnx("%s", err.msg);
+				status = QN_EXIT_FAIL;
+				continue;
+			}
+			qn_doc_init(&d);
+			while ((got = qn_docreader_next(r, &d, &err)) != 0) {
+				uint64_t before = total;
+
+				if (got < 0) {
+					qn_warnx("%s", err.msg);
+					status = QN_EXIT_FAIL;
+					if (got == QN_EINPUT)
+						continue;
+					break;
+				}
+				if (encode_one(e, qn_docreader_name(r), (size_t)d.line, qn_buf_str(&d.text),
+					       d.text.len, ' ', &total, &ids)) {
+					status = QN_EXIT_FAIL;
+					break;
+				}
+				if (opt.count)
+					qn_buf_appendf(&obuf, "%llu", (unsigned long long)(total - before));
+				qn_buf_putc(&obuf, '\n');
+				flush_out(0);
+			}
+			qn_doc_release(&d);
+			qn_docreader_close(r);
+			continue;
+		}
 		if (read_all(files[f], &in)) {
 			status = QN_EXIT_FAIL;
 			continue;
@@ -263,7 +306,7 @@ int main(int argc, char **argv)
 			i += n + 1;
 		}
 	}
-	if (opt.count && !opt.lines)
+	if (opt.count && !opt.lines && !opt.docs)
 		qn_buf_appendf(&obuf, "%llu\n", (unsigned long long)total);
 	flush_out(1);
 	qn_tok_enc_free(e);

@@ -37,6 +37,20 @@ ok "--lines round-trips" cmp lines.txt lines.back
 is "--lines --count" "$(sed -n 3p lines.txt | tr -d '\n' | quern-tokenize -t gpt2.json -c)" \
 	"$(quern-tokenize -t gpt2.json --lines -c lines.txt | sed -n 3p)"
 
+# --docs: a document stream, a line of ids per document
+printf '{"id":"a","text":"Hello"}\n{"id":"b","text":" world"}\nnot json\n{"id":"c","text":""}\n' > docs.jsonl
+zstd -q -o docs.jsonl.zst docs.jsonl 2>/dev/null || gzip -c docs.jsonl > docs.jsonl.zst
+fails 1 "--docs: a bad line fails the run" quern-tokenize -t gpt2.json --docs docs.jsonl.zst
+is "  each document on its own line, the others still encoded" "15496
+995
+" "$(out)
+"
+like "  names the bad line" "docs.jsonl.zst:3:" "$(err)"
+head -2 docs.jsonl > good.jsonl
+is "--docs --count: a count per document" "1
+1" "$(quern-tokenize -t gpt2.json --docs -c good.jsonl)"
+fails 2 "--docs with --lines is a usage error" quern-tokenize -t gpt2.json --docs --lines good.jsonl
+
 # several inputs: each one text
 printf 'Hello' > a.txt
 printf ' world' > b.txt
