@@ -13,6 +13,7 @@ GPT2=${QN_PEERS:-}/tiktoken/encoders/gpt2.json
 CL100K=${QN_PEERS:-}/tiktoken/encoders/cl100k_base.json
 [ -f "$GPT2" ] || skip_all "npm tiktoken peer not installed ($GPT2)"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed"
+command -v sqlite3 >/dev/null 2>&1 || skip_all "sqlite3 not installed (the manifest checks use it)"
 [ -d /usr/share/games/fortunes ] || skip_all "fortunes not installed"
 
 mkdir made
