@@ -6,7 +6,7 @@ libqnclean_a_SOURCES = \
 	cleaners/pii.c cleaners/rules.c cleaners/cleaner.c \
 	cleaners/langid.cc
 libqnclean_a_CPPFLAGS = $(AM_CPPFLAGS) $(ICU_CFLAGS) $(PCRE2_CFLAGS) $(XXHASH_CFLAGS) \
-	-I/usr/include/cld2/public -I/usr/include/cld2/internal
+	$(CLD2_CFLAGS)
 QN_CLEAN_LIBS = libqnclean.a $(LDADD) $(ICU_LIBS) $(PCRE2_LIBS) $(CLD2_LIBS) -lm
 
 bin_PROGRAMS += quern-clean
