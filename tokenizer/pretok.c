@@ -54,7 +54,7 @@ const char *qn_pretok_builtin_name(const char *pattern)
 	return NULL;
 }
 
-enum { FAST_NONE, FAST_GPT2, FAST_CL100K };
+enum { FAST_NONE, FAST_GPT2, FAST_CL100K, FAST_O200K };
 
 struct qn_pretok {
 	char *pattern;
@@ -153,6 +153,8 @@ int qn_pretok_new(const char *pattern, struct qn_pretok **out, struct qn_err *er
 		p->fast = FAST_GPT2;
 	else if (!strcmp(pattern, PAT_CL100K))
 		p->fast = FAST_CL100K;
+	else if (!strcmp(pattern, PAT_O200K))
+		p->fast = FAST_O200K;
 	*out = p;
 	return 0;
 }
@@ -181,11 +183,13 @@ int qn_pretok_set_fast(struct qn_pretok *p, int on)
 		p->fast = FAST_GPT2;
 	else if (!strcmp(p->pattern, PAT_CL100K))
 		p->fast = FAST_CL100K;
+	else if (!strcmp(p->pattern, PAT_O200K))
+		p->fast = FAST_O200K;
 	return was;
 }
 
 /*
- * The fast splitters.  For the gpt2 and cl100k_base patterns, a piece
+ * The fast splitters.  For the gpt2, cl100k_base and o200k_base patterns, a piece
  * whose extent is decided by ASCII bytes alone is found by a scan over a
  * class table, as the regex would find it (alternatives in order, greedy
  * runs, the lookahead of \s+(?!\S)).  Wherever a byte of 0x80 or above
@@ -380,6 +384,95 @@ static size_t char_len(const unsigned char *t, size_t n)
 	return k;
 }
 
+/* (?i:'s|'t|'re|'ve|'m|'ll|'d) at i: its end, i when none, 0 when undecided. */
+static size_t contraction_ci(const unsigned char *s, size_t n, size_t i)
+{
+	if (i >= n || s[i] != '\'' || i + 1 >= n)
+		return i;
+	unsigned c1 = s[i + 1];
+
+	if (c1 >= 0x80)
+		return 0;	/* U+017F folds to s */
+	c1 = lower(c1);
+	if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd')
+		return i + 2;
+	if (i + 2 < n && s[i + 2] < 0x80) {
+		unsigned c2 = lower(s[i + 2]);
+
+		if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l'))
+			return i + 3;
+	}
+	return i;
+}
+
+static size_t fast_o200k(const unsigned char *s, size_t n, size_t i)
+{
+	unsigned c = s[i];
+	size_t j = i, e;
+	int k;
+
+	if (c >= 0x80)
+		return 0;
+	k = ascii_class[c];
+	/* [^\r\n\p{L}\p{N}]? before the letters of the first two alternatives */
+	if (k != C_L && k != C_N && c != '\r' && c != '\n' && i + 1 < n) {
+		if (s[i + 1] >= 0x80)
+			return 0;
+		if (ascii_class[s[i + 1]] == C_L)
+			j = i + 1;
+	}
+	if (ascii_class[s[j]] == C_L) {
+		/* upper* lower+ , else upper+ lower*: ASCII upper then lower runs */
+		size_t u = j, l;
+
+		while (u < n && s[u] >= 'A' && s[u] <= 'Z')
+			u++;
+		if (u < n && s[u] >= 0x80)
+			return 0;
+		l = u;
+		while (l < n && s[l] >= 'a' && s[l] <= 'z')
+			l++;
+		if (l < n && s[l] >= 0x80)
+			return 0;
+		e = l > u ? l : u;
+		return contraction_ci(s, n, e);
+	}
+	/* \p{N}{1,3} */
+	if (k == C_N) {
+		for (e = i + 1; e < n && e - i < 3; e++) {
+			if (s[e] >= 0x80)
+				return 0;
+			if (ascii_class[s[e]] != C_N)
+				break;
+		}
+		return e;
+	}
+	/*  ?[^\s\p{L}\p{N}]+[\r\n/]* */
+	j = i;
+	if (c == ' ' && i + 1 < n) {
+		if (s[i + 1] >= 0x80)
+			return 0;
+		if (ascii_class[s[i + 1]] == C_P)
+			j = i + 1;
+	}
+	if (ascii_class[s[j]] == C_P) {
+		if (!(e = run_of(s, n, j + 1, C_P)))
+			return 0;
+		while (e < n && (s[e] == '\r' || s[e] == '\n' || s[e] == '/'))
+			e++;
+		return e;
+	}
+	/* white space: \s*[\r\n]+, then \s+(?!\S), then \s+ */
+	if (!ws_run(s, n, i, &e))
+		return 0;
+	for (size_t l = e; l > i; l--)
+		if (s[l - 1] == '\r' || s[l - 1] == '\n')
+			return l;
+	if (e == n)
+		return n;
+	return e - i >= 2 ? e - 1 : e;
+}
+
 int qn_pretok_split(struct qn_pretok_state *s, const char *text, size_t len,
 		    qn_pretok_fn piece, void *arg, struct qn_err *err)
 {
@@ -390,8 +483,10 @@ int qn_pretok_split(struct qn_pretok_state *s, const char *text, size_t len,
 
 	while (pos < len) {
 		if (p->fast) {
-			size_t e = p->fast == FAST_GPT2 ? fast_gpt2((const unsigned char *)text, len, pos)
-						       : fast_cl100k((const unsigned char *)text, len, pos);
+			const unsigned char *u = (const unsigned char *)text;
+			size_t e = p->fast == FAST_GPT2 ? fast_gpt2(u, len, pos)
+				   : p->fast == FAST_CL100K ? fast_cl100k(u, len, pos)
+				   : fast_o200k(u, len, pos);
 
 			if (e > pos) {
 				if ((rc = piece(arg, text + pos, e - pos)))

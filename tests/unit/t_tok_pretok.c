@@ -1,6 +1,6 @@
 /*
- * t_tok_pretok.c: the hand-written splitters of the gpt2 and cl100k_base
- * patterns against PCRE2 on random text.
+ * t_tok_pretok.c: the hand-written splitters of the gpt2, cl100k_base and
+ * o200k_base patterns against PCRE2 on random text.
  *
  * The text is drawn from the characters that decide where pieces end:
  * ASCII letters, digits, punctuation, apostrophes before contraction
@@ -36,7 +36,7 @@ static int collect(void *arg, const char *p, size_t n)
 }
 
 static const char *frag[] = {
-	"a", "Z", "q", "'", "'s", "'S", "'t", "'T", "'re", "'RE", "'Ve", "'ll", "'LL", "'m", "'d", "'D",
+	"a", "Z", "q", "Ab", "ABc", "aB", "HELLO", "world", "'S", "/", "\xc3\x89", "\xc3\xa9", "'", "'s", "'S", "'t", "'T", "'re", "'RE", "'Ve", "'ll", "'LL", "'m", "'d", "'D",
 	"'\xc5\xbf", "'x", "0", "7", "42", "123", "9999", ".", ",", "!", "(", ")", "/", "-", "_", "\"",
 	"#", "\x7f", "\x1c", " ", " ", " ", "  ", "\t", "\n", "\n", "\r\n", "\r", "\x0b", "\x0c",
 	"\xc2\xa0", "\xc2\x85", "\xe3\x80\x80", "\xe2\x80\xa8", "\xc3\xa9", "\xd0\xb4", "\xe4\xb8\xad",
@@ -46,11 +46,11 @@ static const char *frag[] = {
 
 int main(void)
 {
-	static const char *names[] = { "gpt2", "cl100k_base" };
+	static const char *names[] = { "gpt2", "cl100k_base", "o200k_base" };
 	struct qn_buf t = QN_BUF_INIT;
 	struct qn_err err;
 
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0; k < 3; k++) {
 		struct qn_pretok *p;
 		struct qn_pretok_state *s;
 		struct pieces a = { 0 }, b = { 0 };
