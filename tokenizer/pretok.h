@@ -36,9 +36,8 @@ const char *qn_pretok_pattern(const struct qn_pretok *p);
 
 /*
  * Turns the hand-written splitters of the gpt2, cl100k_base and o200k_base
- * patterns
- * on (the default) or off, so tests can compare them with PCRE2; returns
- * whether one was on.  Not to be called while the pattern is in use.
+ * patterns on (the default) or off, so tests can compare them with PCRE2;
+ * returns whether one was on.  Not to be called while the pattern is in use.
  */
 int qn_pretok_set_fast(struct qn_pretok *p, int on);
 
