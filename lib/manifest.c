@@ -1162,7 +1162,8 @@ int qn_manifest_why(struct qn_manifest *m, const char *doc, qn_row_fn fn,
 		    "  FROM doc_events e JOIN runs r ON r.id = e.run WHERE e.doc = ?1"
 		    " UNION ALL"
 		    " SELECT r.id, r.tool, r.started, 'sharded', s.shard,"
-		    "  'tokens ' || s.first_token || '..' || (s.first_token + s.n_tokens), NULL, 2, s.first_token"
+		    "  'tokens ' || s.first_token || '..' || (s.first_token + s.n_tokens), NULL, 2,"
+		    "  printf('%s %020d', s.shard, s.first_token)"  /* pieces in shard order */
 		    "  FROM shard_docs s JOIN runs r ON r.id = s.run WHERE s.doc = ?1"
 		    ") ORDER BY run, kind_order, seq",
 		    params, NULL, fn, ctx, &n, err);
