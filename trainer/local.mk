@@ -28,12 +28,25 @@ tests_unit_t_train_model_LDADD = libqnmodel.a $(LDADD) $(QN_MODEL_LIBS)
 
 bin_PROGRAMS += quern-train
 quern_train_SOURCES = trainer/quern-train.c
-quern_train_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model
-quern_train_LDADD = libqntrain.a libqnmodel.a libqndata.a $(LDADD) $(QN_MODEL_LIBS)
+# With CUDA (configure's --with-cuda, default auto) it also trains on the
+# GPU (--device cuda, model/cuda/gpt_cuda.h); -DQN_WITH_CUDA turns that on.
+if HAVE_CUDA
+QN_TRAIN_CUDA_CPPFLAGS = -DQN_WITH_CUDA
+QN_TRAIN_CUDA_LDADD = libqncuda.a
+QN_TRAIN_CUDA_LIBS = $(QN_CUDA_LIBS)
+else
+QN_TRAIN_CUDA_CPPFLAGS =
+QN_TRAIN_CUDA_LDADD =
+QN_TRAIN_CUDA_LIBS =
+endif
+quern_train_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/model $(QN_TRAIN_CUDA_CPPFLAGS)
+quern_train_LDADD = libqntrain.a $(QN_TRAIN_CUDA_LDADD) libqnmodel.a libqndata.a $(LDADD) \
+	$(QN_MODEL_LIBS) $(QN_TRAIN_CUDA_LIBS)
 dist_man_MANS += man/quern-train.1
 cli_tests += \
 	tests/cli/t0800-train-man-examples.sh \
-	tests/cli/t0801-train-errors.sh
+	tests/cli/t0801-train-errors.sh \
+	tests/cli/t0802-train-device.sh
 
 bin_PROGRAMS += quern-sample
 quern_sample_SOURCES = trainer/quern-sample.c

@@ -1,5 +1,6 @@
 /*
- * quern-train: train a GPT-2 model on token shards, on the CPU.
+ * quern-train: train a GPT-2 model on token shards, on the CPU or, when
+ * built with CUDA (QN_WITH_CUDA), on one NVIDIA GPU.
  *
  * The data is a shard directory written by quern-shard, or a tagged
  * snapshot (--snapshot TAG): the tag's files are hashed again and must
@@ -24,6 +25,15 @@
  * configuration, seed), the shard files as inputs, per-step metrics
  * (loss, lr, grad_norm, tokens_per_s, val_loss) and each checkpoint as
  * an output, so quern-manifest lineage CKPT leads back to the sources.
+ *
+ * On the GPU (--device cuda; auto picks it when built with CUDA and a
+ * device is present) the host model keeps only the weights (it is made
+ * for a 1 x 1 batch): it is initialised, loaded from llm.c's file or from
+ * the checkpoint as on the CPU, then copied to the device model
+ * (model/cuda/gpt_cuda.h), which takes the same steps with the same
+ * hyperparameters and schedule in mixed precision.  Checkpoints get the
+ * fp32 master weights and AdamW moments back from the device in the same
+ * layout, so a run moves between CPU and GPU through its checkpoint.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -48,6 +58,9 @@
 #include "../datasets/loader.h"
 #include "checkpoint.h"
 #include "schedule.h"
+#ifdef QN_WITH_CUDA
+#include "../model/cuda/gpt_cuda.h"
+#endif
 
 static struct {
 	const char *manifest, *output, *snapshot, *resume, *device;
@@ -218,7 +231,8 @@ static void usage(void)
 	       "      --stop-at N         stop after step N with a checkpoint\n"
 	       "      --resume CKPT       continue the run of CKPT bit for bit\n"
 	       "      --export-llmc F     also write the final weights as llm.c's model file\n"
-	       "      --device D          cpu (default) or cuda\n"
+	       "      --device D          auto (default: cuda if built with it and a GPU\n"
+	       "                          is present, else cpu), cpu or cuda\n"
 	       "      --reference         the plain reference ops instead of the fast path\n"
 	       "  -h, --help              this help\n"
 	       "  -V, --version           the version\n\n"
@@ -261,7 +275,10 @@ static double real_arg(const char *name, const char *arg)
 /* ---- training ---- */
 
 struct trainer {
-	struct qn_gpt *model;
+	struct qn_gpt *model;		/* on the GPU: the host copy of the weights */
+#ifdef QN_WITH_CUDA
+	struct qn_gpt_cuda *gpu;	/* NULL: the CPU trains */
+#endif
 	struct qn_ckpt st;		/* the state: options, step, moments, ... */
 	struct qn_loader *train, *val;
 	struct qn_rng rng;
@@ -271,14 +288,36 @@ struct trainer {
 		      float, float, float, int);
 };
 
+/*
+ * On the GPU: copies the fp32 master weights and the moments back into
+ * the host model and the state.  Returns 0, or -1 after fail().
+ */
+static int sync_host(struct trainer *tr)
+{
+#ifdef QN_WITH_CUDA
+	struct qn_err err;
+
+	if (tr->gpu && qn_gpt_cuda_get(tr->gpu, tr->model->params, tr->st.m, tr->st.v,
+				       &err) < 0) {
+		fail("%s", err.msg);
+		return -1;
+	}
+#else
+	(void)tr;
+#endif
+	return 0;
+}
+
 /* Writes DIR/step-NNNNNN.ckpt and records it; returns its path or NULL. */
 static char *save_checkpoint(struct trainer *tr)
 {
 	struct qn_err err;
-	char *path = qn_xasprintf("%s/step-%06llu.ckpt", opt.output,
-				  (unsigned long long)tr->st.step);
+	char *path;
 	int rc;
 
+	if (sync_host(tr) < 0)
+		return NULL;
+	path = qn_xasprintf("%s/step-%06llu.ckpt", opt.output, (unsigned long long)tr->st.step);
 	tr->st.params = tr->model->params;
 	qn_loader_get_state(tr->train, &tr->st.loader);
 	memcpy(tr->st.rng, tr->rng.s, sizeof tr->st.rng);
@@ -310,6 +349,18 @@ static double validate(struct trainer *tr)
 			fail("validation: %s", err.msg);
 			return NAN;
 		}
+#ifdef QN_WITH_CUDA
+		if (tr->gpu) {
+			float l;
+
+			if (qn_gpt_cuda_forward(tr->gpu, tr->inp, tr->tgt, o->B, o->T, &l, &err) < 0) {
+				fail("validation: %s", err.msg);
+				return NAN;
+			}
+			sum += l;
+			continue;
+		}
+#endif
 		sum += qn_gpt_forward(tr->model, tr->inp, tr->tgt, o->B, o->T);
 	}
 	return n ? sum / (double)n : NAN;
@@ -326,6 +377,40 @@ static int train_step(struct trainer *tr, uint64_t accum)
 	size_t off = 0;
 	int p;
 
+#ifdef QN_WITH_CUDA
+	if (tr->gpu) {
+		struct qn_adamw_hp hp;
+		float l, gn;
+
+		if (qn_gpt_cuda_zero_grad(tr->gpu, &err) < 0)
+			goto cuda_fail;
+		for (a = 0; a < accum; a++) {
+			if (qn_loader_next(tr->train, tr->inp, tr->tgt, &err) < 0) {
+				fail("%s", err.msg);
+				return -1;
+			}
+			if (qn_gpt_cuda_forward(tr->gpu, tr->inp, tr->tgt, o->B, o->T, &l, &err) < 0 ||
+			    qn_gpt_cuda_backward(tr->gpu, &err) < 0)
+				goto cuda_fail;
+			loss += l;
+		}
+		loss /= (double)accum;
+		lr = qn_lr_at(o, step);
+		hp.lr = (float)lr;
+		hp.beta1 = (float)o->beta1;
+		hp.beta2 = (float)o->beta2;
+		hp.eps = (float)o->eps;
+		hp.weight_decay = (float)o->weight_decay;
+		hp.grad_clip = (float)o->grad_clip;
+		if (qn_gpt_cuda_step(tr->gpu, &hp, (int)(step + 1), (int)accum, &gn, &err) < 0)
+			goto cuda_fail;
+		norm = gn;
+		goto stepped;
+cuda_fail:
+		fail("step %llu: %s", (unsigned long long)(step + 1), err.msg);
+		return -1;
+	}
+#endif
 	qn_gpt_zero_grad(m);
 	for (a = 0; a < accum; a++) {
 		if (qn_loader_next(tr->train, tr->inp, tr->tgt, &err) < 0) {
@@ -347,6 +432,9 @@ static int train_step(struct trainer *tr, uint64_t accum)
 			  (int)(step + 1));
 		off += n;
 	}
+#ifdef QN_WITH_CUDA
+stepped:
+#endif
 	tr->st.step++;
 	dt = now() - t0;
 	if (qn_manifest_metric(manifest, (int64_t)tr->st.step, "loss", loss, &err) < 0 ||
@@ -417,7 +505,7 @@ int main(int argc, char **argv)
 				   .lr = 6e-4, .min_lr = -1, .weight_decay = 0.1,
 				   .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8,
 				   .grad_clip = 1.0, .seed = 1337, .shuffle = 1 };
-	int warmup_given = 0, steps_given = 0, c;
+	int warmup_given = 0, steps_given = 0, on_gpu, c;
 	struct qn_shardset *train_set = NULL, *val_set = NULL;
 	struct qn_shardset_info info;
 	struct qn_loader_opts lo;
@@ -435,7 +523,7 @@ int main(int argc, char **argv)
 	qn_catch_signals();
 	opt.val_every = 100;
 	opt.val_batches = 20;
-	opt.device = "cpu";
+	opt.device = "auto";
 	while ((c = getopt_long(argc, argv, "o:m:qj:B:T:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': opt.output = optarg; break;
@@ -481,11 +569,26 @@ int main(int argc, char **argv)
 		qn_usage_error(optind == argc ? "no SHARD_DIR or --snapshot TAG given"
 					      : "one SHARD_DIR only");
 	opt.data_dir = opt.snapshot ? NULL : argv[optind];
-	if (strcmp(opt.device, "cpu") && strcmp(opt.device, "cuda"))
-		qn_usage_error("unknown device '%s' (cpu or cuda)", opt.device);
+	/*
+	 * The device.  --device cuda in a build without CUDA is a usage error
+	 * (2: the option cannot work with this program at all); without a
+	 * device it is a failure (1: the same command works elsewhere).
+	 */
+	if (strcmp(opt.device, "auto") && strcmp(opt.device, "cpu") && strcmp(opt.device, "cuda"))
+		qn_usage_error("unknown device '%s' (auto, cpu or cuda)", opt.device);
+#ifdef QN_WITH_CUDA
+	if (!strcmp(opt.device, "cuda") && opt.ref)
+		qn_usage_error("--reference is the CPU's reference ops: not with --device cuda");
+	if (!strcmp(opt.device, "auto"))
+		opt.device = !opt.ref && qn_cuda_device_count() > 0 ? "cuda" : "cpu";
+	else if (!strcmp(opt.device, "cuda") && qn_cuda_device_count() <= 0)
+		qn_errx(QN_EXIT_FAIL, "--device cuda: no CUDA device found");
+#else
 	if (!strcmp(opt.device, "cuda"))
-		qn_errx(QN_EXIT_FAIL, "--device cuda: this build trains on the CPU only "
-			"(the GPU trainer is not built yet)");
+		qn_errx(QN_EXIT_USAGE, "--device cuda: this build has no CUDA support");
+	opt.device = "cpu";
+#endif
+	on_gpu = !strcmp(opt.device, "cuda");
 	if (opt.resume && (given_model || given_train || opt.init_llmc))
 		qn_usage_error("--resume continues a run as it was: model and optimisation options "
 			       "come from the checkpoint (only --steps and the run's schedule may be given)");
@@ -590,7 +693,9 @@ int main(int argc, char **argv)
 	if ((uint64_t)cfg.vocab < info.vocab_size)
 		qn_errx(QN_EXIT_FAIL, "the model's vocabulary (%d) is smaller than the shards' (%u)",
 			cfg.vocab, info.vocab_size);
-	if (qn_gpt_new(&tr.model, &cfg, o.B, o.T, opt.ref ? QN_GPT_REF : QN_GPT_FAST, &err) < 0)
+	/* On the GPU the host model only holds the weights: no activations. */
+	if (qn_gpt_new(&tr.model, &cfg, on_gpu ? 1 : o.B, on_gpu ? 1 : o.T,
+		       opt.ref ? QN_GPT_REF : QN_GPT_FAST, &err) < 0)
 		qn_errx(QN_EXIT_FAIL, "%s", err.msg);
 	tr.norm = opt.ref ? qn_ref_global_norm : qn_fast_global_norm;
 	tr.adamw = opt.ref ? qn_ref_adamw : qn_fast_adamw;
@@ -616,6 +721,14 @@ int main(int argc, char **argv)
 		}
 		qn_rng_seed(&tr.rng, o.seed);
 	}
+#ifdef QN_WITH_CUDA
+	if (on_gpu) {
+		if (qn_gpt_cuda_new(&tr.gpu, &tr.model->cfg, o.B, o.T, tr.model->params, &err) < 0)
+			qn_errx(QN_EXIT_FAIL, "--device cuda: %s", err.msg);
+		if (opt.resume && qn_gpt_cuda_set(tr.gpu, NULL, tr.st.m, tr.st.v, &err) < 0)
+			qn_errx(QN_EXIT_FAIL, "--device cuda: %s", err.msg);
+	}
+#endif
 	tr.inp = qn_xcalloc((size_t)o.B * o.T, sizeof *tr.inp);
 	tr.tgt = qn_xcalloc((size_t)o.B * o.T, sizeof *tr.tgt);
 
@@ -643,8 +756,19 @@ int main(int argc, char **argv)
 	qn_config_str(&conf, "output", opt.output);
 	qn_config_str(&conf, opt.snapshot ? "snapshot" : "data", opt.snapshot ? opt.snapshot : opt.data_dir);
 	qn_config_str(&conf, "device", opt.device);
-	qn_config_str(&conf, "impl", opt.ref ? "reference" : "fast");
-	qn_config_int(&conf, "threads", opt.threads ? opt.threads : omp_get_max_threads());
+	if (on_gpu) {
+#ifdef QN_WITH_CUDA
+		char name[256];
+
+		qn_cuda_device_name(name, sizeof name);
+		qn_config_str(&conf, "device_name", name);
+		qn_config_str(&conf, "impl", "cuda-bf16");
+		qn_config_int(&conf, "device_memory", (int64_t)qn_gpt_cuda_memory(tr.gpu));
+#endif
+	} else {
+		qn_config_str(&conf, "impl", opt.ref ? "reference" : "fast");
+		qn_config_int(&conf, "threads", opt.threads ? opt.threads : omp_get_max_threads());
+	}
 	if (opt.resume)
 		qn_config_str(&conf, "resume", opt.resume);
 	if (opt.init_llmc)
@@ -702,9 +826,9 @@ int main(int argc, char **argv)
 	if (opt.init_llmc && !failure && qn_manifest_file(manifest, opt.init_llmc, QN_INPUT, &err) < 0)
 		fail("%s", err.msg);
 	if (!opt.quiet && !failure)
-		fprintf(stderr, "%s: %zu parameters, %llu train tokens, %d x %d x %llu tokens a step\n",
+		fprintf(stderr, "%s: %zu parameters, %llu train tokens, %d x %d x %llu tokens a step, on the %s\n",
 			qn_progname, tr.model->nparams, (unsigned long long)info.tokens, o.B, o.T,
-			(unsigned long long)accum);
+			(unsigned long long)accum, on_gpu ? "GPU" : "CPU");
 
 	end_step = opt.stop_at ? opt.stop_at : o.steps;
 	while (!failure && tr.st.step < end_step && !qn_signalled) {
@@ -738,7 +862,7 @@ int main(int argc, char **argv)
 		free(last_ckpt);
 		last_ckpt = save_checkpoint(&tr);
 	}
-	if (!failure && opt.export_llmc && !qn_signalled) {
+	if (!failure && opt.export_llmc && !qn_signalled && sync_host(&tr) == 0) {
 		if (qn_gpt_save_llmc(opt.export_llmc, tr.model, &err) < 0 ||
 		    qn_manifest_file(manifest, opt.export_llmc, QN_OUTPUT, &err) < 0)
 			fail("%s", err.msg);
@@ -759,6 +883,9 @@ int main(int argc, char **argv)
 	qn_loader_free(tr.val);
 	qn_shardset_free(train_set);
 	qn_shardset_free(val_set);
+#ifdef QN_WITH_CUDA
+	qn_gpt_cuda_free(tr.gpu);
+#endif
 	qn_gpt_free(tr.model);
 	qn_ckpt_release(&tr.st);
 	taglist_free(&files);

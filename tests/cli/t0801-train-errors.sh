@@ -1,5 +1,5 @@
 #!/bin/sh
-# quern-train at its edges: usage errors, the CUDA flag, corrupt and
+# quern-train at its edges: usage errors (--device: t0802), corrupt and
 # foreign checkpoints, options that --resume refuses, SIGTERM (a
 # checkpoint, a failed run that names it, and a resume that finishes),
 # --init-from-llmc (the exported weights come back unchanged), and the
@@ -20,8 +20,6 @@ fails 2 "-T past the context" quern-train -o c $M --context 8 shards
 fails 2 "warmup past the run" quern-train -o c $M --steps 5 --warmup 6 shards
 fails 2 "a negative learning rate" quern-train -o c $M --lr -1 shards
 fails 2 "an unknown device" quern-train -o c $M --device tpu shards
-fails 1 "--device cuda is refused in a CPU build" quern-train -o c $M --device cuda shards
-like "with a message" 'cuda.*CPU' "$(err)"
 fails 1 "a missing shard directory" quern-train -o c $M nothere
 fails 1 "an unknown snapshot" quern-train -o c $M --snapshot nope
 like "names the tag" "nope" "$(err)"
