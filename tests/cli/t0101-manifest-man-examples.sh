@@ -87,7 +87,7 @@ A=0126a81a45836c1d164d7c95ec7fd622	# raw/notes/intro.txt
 H=b51592f666d82dfea0807edf421ff0de	# raw/notes/list.txt
 B=44f62058e4f0e54558178e41acd8c0d7	# raw/notes/todo.txt
 E=7a59f04cac5b228b9d6d3229caab1dc9	# raw/web/contact.txt.gz
-F=17b17e30f8d8ea812751242e5eb852b4	# raw/web/legacy.txt (not UTF-8)
+F=17b17e30f8d8ea812751242e5eb852b4	# raw/web/legacy.txt (binary: a NUL byte)
 C=7699269b1927c6d730771295fc9b4c84	# raw/web/mill-1.txt.gz
 D=339096e9f6fb1851e4f34b5dde555162	# raw/web/mill-2.txt.gz
 
@@ -96,7 +96,7 @@ printf 'A quern is a pair of stones for grinding grain by hand.\n' > raw/notes/i
 printf 'a an the to by\n' > raw/notes/list.txt
 printf 'ab cd e fg h\n' > raw/notes/todo.txt
 printf 'Write to miller@example.org or mill@example.org for flour.\n' | gzip -n > raw/web/contact.txt.gz
-printf 'Caf\351 and mill, 1871.\n' > raw/web/legacy.txt
+printf 'Caf\000 and mill, 1871.\n' > raw/web/legacy.txt
 printf 'Millstones were quarried from the hills above the village.\n' | gzip -n > raw/web/mill-1.txt.gz
 printf 'Millstones were quarried from the hills above this village.\n' | gzip -n > raw/web/mill-2.txt.gz
 # The stream quern-collect writes of raw/, in the byte order of the paths;
@@ -167,7 +167,7 @@ INSERT INTO runs(id, uuid, tool, version, argv, config, host, pid, started, ende
   '["quern-collect","-o","docs.jsonl.zst","raw"]',
   '{"output":"docs.jsonl.zst","manifest":"quern.db","threads":8,"quiet":false,"include":[],"exclude":[],"follow_symlinks":false,"max_file_bytes":67108864,"part_bytes":0,"max_errors":1000}',
   '$HOST', 4101, '2026-03-02T09:00:00.000Z', '2026-03-02T09:00:41.250Z', 'ok', NULL,
-  '{"files":7,"docs":6,"bytes":262,"raw_bytes":$(cat raw/*/* | wc -c | tr -d ' '),"skipped_empty":0,"skipped_binary":0,"skipped_invalid_utf8":1,"skipped_too_large":0,"skipped_symlink":0,"skipped_loop":0,"skipped_special":0,"excluded":0,"errors":0}'),
+  '{"files":7,"docs":6,"bytes":262,"raw_bytes":$(cat raw/*/* | wc -c | tr -d ' '),"skipped_empty":0,"skipped_binary":1,"skipped_invalid_utf8":0,"skipped_too_large":0,"skipped_bomb":0,"skipped_depth":0,"skipped_truncated":0,"skipped_corrupt":0,"skipped_bad_record":0,"skipped_symlink":0,"skipped_loop":0,"skipped_special":0,"excluded":0,"errors":0}'),
  (2, '38e861284592c24ae432cc9c818ab155', 'quern-clean', '0.1.0',
   '["quern-clean","-o","clean.jsonl.zst","docs.jsonl.zst"]',
   '{"output":"clean.jsonl.zst","threads":8,"max_errors":1000}', '$HOST', 4188,
@@ -220,7 +220,7 @@ INSERT INTO docs(id, source, locator, size, run) VALUES
  ('$D', '$S/web/mill-2.txt.gz', 'filter=gzip', 60, 1);
 CREATE TEMP TABLE ev(run, doc, kind, rule, value, other);
 INSERT INTO ev VALUES
- (1, '$F', 'reject', 'collect:invalid_utf8', '$S/web/legacy.txt: invalid UTF-8 at offset 3', NULL),
+ (1, '$F', 'reject', 'collect:binary', '$S/web/legacy.txt: NUL byte at offset 3', NULL),
  (2, '$B', 'drop', 'gopher_quality:mean_word_length', '1.6 < 3', NULL),
  (3, '$H', 'drop', 'gopher_quality:mean_word_length', '1.8 < 3', NULL),
  (3, '$B', 'drop', 'gopher_quality:mean_word_length', '1.6 < 3', NULL),
@@ -437,7 +437,7 @@ $B|1.6 < 3|$S/notes/todo.txt|
 EOF
 query 4 "documents per rule" <<EOF
 drop|gopher_quality:mean_word_length|2
-reject|collect:invalid_utf8|1
+reject|collect:binary|1
 duplicate|minhash:jaccard|1
 modify|pii:email|1
 EOF
@@ -504,7 +504,7 @@ like "the runs that collected, changed and sharded it at depth 1, and its shard"
 1 +run +5 +quern-shard .*
 1 +file +[0-9]+ +.*/shards/val-00000\.bin ' "$(out)"
 ok "why a rejected document was never collected" quern-manifest --json why $F
-like "why --json: one reject row" '^  \{"run":1,"tool":"quern-collect",.*"event":"reject","rule":"collect:invalid_utf8","value":"file:///srv/corpus/raw/web/legacy\.txt: invalid UTF-8 at offset 3","other":null\}$' "$(out)"
+like "why --json: one reject row" '^  \{"run":1,"tool":"quern-collect",.*"event":"reject","rule":"collect:binary","value":"file:///srv/corpus/raw/web/legacy\.txt: NUL byte at offset 3","other":null\}$' "$(out)"
 
 # A run still going on this host is running, not interrupted; one of
 # another host is shown as stored.
