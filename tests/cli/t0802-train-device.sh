@@ -61,12 +61,12 @@ else
 	skip "--device cuda without a GPU" "a GPU is present"
 	# CPU -> GPU -> CPU through checkpoints.
 	ok "CPU, 2 of 6 steps" quern-train -q -o x $M --steps 6 --stop-at 2 --device cpu shards
-	ok "GPU resumes it, to step 4" quern-train -q -o x $M --steps 6 --stop-at 4 --device cuda \
+	ok "GPU resumes it, to step 4" quern-train -q -o x --stop-at 4 --device cuda \
 		--resume x/step-000002.ckpt shards
 	is "recorded as cuda" cuda "$(device_of_last_run)"
 	ok "CPU resumes the GPU's checkpoint" quern-train -o x --device cpu --resume x/step-000004.ckpt shards
-	ok "to the end" test -s x/step-000006.ckpt
 	sed -n 's/^step [0-9]*\/6: loss \([^ ]*\).*/\1/p' "$T/.out" > l.x
+	ok "to the end" test -s x/step-000006.ckpt
 	ok "a straight CPU run" quern-train -o y $M --steps 6 --device cpu shards
 	sed -n 's/^step [0-9]*\/6: loss \([^ ]*\).*/\1/p' "$T/.out" | tail -n 2 > l.y
 	ok "the last losses agree within bf16 rounding (5e-2)" sh -c \
