@@ -30,5 +30,5 @@ tests_unit_t_fuzz_collect_html_LDADD = libqncollect.a $(LDADD) $(ICU_LIBS) $(GUM
 tests_unit_t_fuzz_collect_archive_SOURCES = tests/unit/t_fuzz_collect_archive.c tests/fuzz/fuzz_collect_archive.c tests/tap.h
 tests_unit_t_fuzz_collect_archive_CPPFLAGS = $(AM_CPPFLAGS) $(ARCHIVE_CFLAGS)
 tests_unit_t_fuzz_collect_archive_LDADD = libqncollect.a $(LDADD) $(ICU_LIBS) $(GUMBO_LIBS) $(ZLIB_LIBS) $(ARCHIVE_LIBS)
-EXTRA_DIST += tests/fuzz/build-collect.sh bench/collect-mkwarc.mjs
+EXTRA_DIST += bench/collect-mkwarc.mjs
 bench_scripts += bench/collect.sh bench/collect-html-f1.sh

@@ -5,7 +5,7 @@
  * flips, truncation, deleted and repeated ranges and inserted garbage,
  * read in pieces of varying size.  The target aborts on any broken
  * invariant; reaching the end is the test.  Coverage-guided runs:
- * tests/fuzz/build-collect.sh (libFuzzer).
+ * tests/fuzz/build.sh OUTDIR collect_warc (libFuzzer).
  */
 #include <zlib.h>
 
