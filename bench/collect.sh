@@ -47,8 +47,10 @@ run() {
 	mb=$(sed -n 's/.*documents (\([0-9.]*\) MB).*/\1/p' "$dir/err" | tail -n 1)
 	docs=$(sed -n 's/^quern-collect: \([0-9]*\) documents.*/\1/p' "$dir/err" | tail -n 1)
 	awk -v l="$label" -v mb="$mb" -v d="$docs" -v t0="$t0" -v t1="$t1" -v c="$cores" -v cpu="$cpu" 'BEGIN {
-		s = t1 - t0; printf "%-32s %6s docs %7.1f MB %6.2f s %7.1f MB/s %7.1f MB/s/core %7.1f MB/cpu-s\n", l, d, mb, s, mb / s, mb / s / c, (cpu > 0 ? mb / cpu : 0) }'
-	last=$(awk -v mb="$mb" -v cpu="$cpu" -v t0="$t0" -v t1="$t1" -v c="$cores" 'BEGIN { printf "%.1f", (cpu > 0 ? mb / cpu : mb / (t1 - t0) / c) }')
+		# (a > inside printf arguments is a redirection to mawk)
+		s = t1 - t0; r = 0; if (cpu > 0) r = mb / cpu
+		printf "%-32s %6s docs %7.1f MB %6.2f s %7.1f MB/s %7.1f MB/s/core %7.1f MB/cpu-s\n", l, d, mb, s, mb / s, mb / s / c, r }'
+	last=$(awk -v mb="$mb" -v cpu="$cpu" -v t0="$t0" -v t1="$t1" -v c="$cores" 'BEGIN { r = mb / (t1 - t0) / c; if (cpu > 0) r = mb / cpu; printf "%.1f", r }')
 }
 
 echo "== 1. /usr/share/doc + /usr/share/man"
