@@ -12,18 +12,19 @@
 
 /*
  * A hash table of 64-bit keys with a count and the index of the first
- * occurrence.  Slots carry a generation number, so emptying the table
- * for the next use costs nothing.
+ * occurrence.  A slot is empty while its count is 0.  Each use sizes the
+ * table to its own keys (htab_reset), so a small document after a large
+ * one probes a small, cached table rather than the large one's memory.
  */
 struct hslot {
 	uint64_t key;
-	uint32_t gen, count;
+	uint32_t count;
 	uint32_t first;		/* index of the key's first addition */
 };
 struct htab {
 	struct hslot *s;
-	size_t cap;		/* a power of two */
-	uint32_t cur;
+	size_t cap;		/* slots allocated */
+	size_t mask;		/* slots in use, minus one (a power of two) */
 };
 
 struct pii;
@@ -59,12 +60,18 @@ size_t qn_words_cached(struct qn_cleaner *c, const char *text, size_t n,
 void htab_reset(struct htab *t, size_t n);
 void htab_release(struct htab *t);
 
-static inline size_t slot_of(uint64_t key, size_t cap)
+static inline size_t slot_of(uint64_t key, size_t mask)
 {
 	key ^= key >> 33;
 	key *= 0xff51afd7ed558ccdULL;
 	key ^= key >> 33;
-	return (size_t)key & (cap - 1);
+	return (size_t)key & mask;
+}
+
+/* Asks for key's slot to be brought into the cache. */
+static inline void htab_prefetch(const struct htab *t, uint64_t key)
+{
+	__builtin_prefetch(&t->s[slot_of(key, t->mask)], 1);
 }
 
 /*
@@ -74,13 +81,12 @@ static inline size_t slot_of(uint64_t key, size_t cap)
  */
 static inline size_t htab_add(struct htab *t, uint64_t key, uint32_t i)
 {
-	size_t s = slot_of(key, t->cap);
+	size_t s = slot_of(key, t->mask);
 
 	for (;;) {
 		struct hslot *h = &t->s[s];
 
-		if (h->gen != t->cur) {
-			h->gen = t->cur;
+		if (h->count == 0) {
 			h->key = key;
 			h->count = 1;
 			h->first = i;
@@ -90,19 +96,19 @@ static inline size_t htab_add(struct htab *t, uint64_t key, uint32_t i)
 			h->count++;
 			return s;
 		}
-		s = (s + 1) & (t->cap - 1);
+		s = (s + 1) & t->mask;
 	}
 }
 
 /* Whether key is in t (without adding it). */
 static inline int htab_has(const struct htab *t, uint64_t key)
 {
-	size_t s = slot_of(key, t->cap);
+	size_t s = slot_of(key, t->mask);
 
-	while (t->s[s].gen == t->cur) {
+	while (t->s[s].count != 0) {
 		if (t->s[s].key == key)
 			return 1;
-		s = (s + 1) & (t->cap - 1);
+		s = (s + 1) & t->mask;
 	}
 	return 0;
 }

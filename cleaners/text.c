@@ -33,17 +33,11 @@ void htab_reset(struct htab *t, size_t n)
 		want *= 2;
 	if (want > t->cap) {
 		free(t->s);
-		t->s = qn_xcalloc(want, sizeof *t->s);
+		t->s = qn_xmalloc(want * sizeof *t->s);
 		t->cap = want;
-		t->cur = 0;
 	}
-	if (++t->cur == 0) {	/* wrapped: really clear */
-		size_t i;
-
-		for (i = 0; i < t->cap; i++)
-			t->s[i].gen = 0;
-		t->cur = 1;
-	}
+	t->mask = want - 1;
+	memset(t->s, 0, want * sizeof *t->s);
 }
 
 void htab_release(struct htab *t)
