@@ -69,6 +69,8 @@ void qn_cleaner_free(struct qn_cleaner *c)
 		ubrk_close(c->brk);
 	htab_release(&c->ht);
 	free(c->rep);
+	free(c->gh);
+	free(c->gp);
 	pii_free(c->pii);
 	rules_scratch_free(c->rs);
 	free(c);

@@ -141,6 +141,9 @@ static void dup_pieces(struct qn_cleaner *c, const char *s, size_t n, int minrun
 	*dupchars = dc;
 }
 
+/* How many candidates ahead the n-gram loops prefetch table slots. */
+#define PF 16
+
 static inline uint64_t gram_hash(const struct qn_word *w, size_t i, int n)
 {
 	uint64_t h = (uint64_t)n;
@@ -196,7 +199,7 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 			struct qn_clean_result *res)
 {
 	const struct qn_word *w;
-	size_t total = qn_nchars(text, n), np, nd, dc, nw, a = 0, b = n, nrep4 = 0;
+	size_t total = qn_nchars(text, n), np, nd, dc, nw, a = 0, b = n;
 	int g;
 
 	/* Paragraphs: re.split("\n{2,}", text.strip()). */
@@ -214,8 +217,12 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 	nw = qn_words_cached(c, text, n, &w);
 	if (nw + 1 > c->capslot) {
 		free(c->rep);
+		free(c->gh);
+		free(c->gp);
 		c->capslot = nw + 1024;
 		c->rep = qn_xmalloc(c->capslot);
+		c->gh = qn_xmalloc(c->capslot * sizeof *c->gh);
+		c->gp = qn_xmalloc(c->capslot * sizeof *c->gp);
 	}
 	memset(c->rep, 0, nw + 1);
 	/*
@@ -225,38 +232,45 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 	 *
 	 * Only n-grams seen twice matter, here and below, which prunes the
 	 * work: an n-gram can repeat only where the (n-1)-grams at i and i+1
-	 * both repeat, and a duplicated n-gram (n >= 5) only where the 4-gram
-	 * at i repeats; the others are unique and never looked up.  rep[i]
-	 * has bit n-2 set when the n-gram at i occurs more than once.
+	 * both repeat, and a duplicated n-gram (n >= 5) only where the 4-grams
+	 * at i, i+1, ..., i+n-4 all repeat; the others are unique and never
+	 * looked up.  rep[i] has bit n-2 set when the n-gram at i occurs more
+	 * than once.
+	 *
+	 * The candidates' positions and hashes are listed first (gp, gh), so
+	 * the loop that counts them can ask for the table slot of the
+	 * candidate PF ahead while it works on this one: on a large document
+	 * the table is far bigger than the cache and the time is the wait
+	 * for memory, which the prefetch overlaps.
 	 */
 	for (g = 2; g <= 4; g++) {
-		size_t i, bestcount = 0, bestfirst = 0;
+		size_t i, k, cand = 0, bestcount = 0, bestfirst = 0;
 		unsigned char need = g > 2 ? (unsigned char)(1u << (g - 3)) : 0;
 		unsigned char mark = (unsigned char)(1u << (g - 2));
 
-		if (nw >= (size_t)g) {
-			size_t cand = nw;
+		for (i = 0; i + g <= nw; i++) {
+			if (g > 2 && !(c->rep[i] & c->rep[i + 1] & need))
+				continue;
+			c->gp[cand] = (uint32_t)i;
+			c->gh[cand++] = gram_hash(w, i, g);
+		}
+		htab_reset(&c->ht, cand);
+		for (k = 0; k < cand; k++) {
+			const struct hslot *h;
 
-			if (g > 2)	/* a table for the candidates only stays in cache longer */
-				for (i = 0, cand = 0; i + g <= nw; i++)
-					cand += (c->rep[i] & c->rep[i + 1] & need) != 0;
-			htab_reset(&c->ht, cand);
-			for (i = 0; i + g <= nw; i++) {
-				const struct hslot *h;
-
-				if (g > 2 && !(c->rep[i] & c->rep[i + 1] & need))
-					continue;
-				h = &c->ht.s[htab_add(&c->ht, gram_hash(w, i, g), (uint32_t)i)];
-				if (h->count > 1) {
-					/* it repeats: mark it here, and where it first was */
-					c->rep[i] |= mark;
-					if (h->count == 2)
-						c->rep[h->first] |= mark;
-				}
-				if (h->count > bestcount || (h->count == bestcount && h->first < bestfirst)) {
-					bestcount = h->count;
-					bestfirst = h->first;
-				}
+			if (k + PF < cand)
+				htab_prefetch(&c->ht, c->gh[k + PF]);
+			i = c->gp[k];
+			h = &c->ht.s[htab_add(&c->ht, c->gh[k], (uint32_t)i)];
+			if (h->count > 1) {
+				/* it repeats: mark it here, and where it first was */
+				c->rep[i] |= mark;
+				if (h->count == 2)
+					c->rep[h->first] |= mark;
+			}
+			if (h->count > bestcount || (h->count == bestcount && h->first < bestfirst)) {
+				bestcount = h->count;
+				bestfirst = h->first;
 			}
 		}
 		if (set_stop(c, res, (enum qn_measure)(M_GR_TOP_2 + g - 2), bestcount < 2 ? 0 :
@@ -266,29 +280,41 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 	}
 	/*
 	 * Duplicated n-grams: datatrove's find_all_duplicate, greedy from the
-	 * left.  An n-gram whose 4-gram is unique is unique too: it cannot be
-	 * found, and adding it would change nothing, so it is skipped.
+	 * left.  An n-gram with a unique 4-gram in it is unique too: it
+	 * cannot be found, and adding it would change nothing, so it is
+	 * skipped.  rep[i] bits 3 and up are reused to hold how many of the
+	 * 4-grams from i on repeat in a row (up to 7, enough for 10-grams).
 	 */
-	for (g = 0; g + 4 <= (int)nw; g++)
-		nrep4 += (c->rep[g] & 4) != 0;
+	{
+		unsigned run = 0;
+		size_t i;
+
+		for (i = nw >= 4 ? nw - 4 + 1 : 0; i-- > 0;) {
+			run = (c->rep[i] & 4) ? (run < 7 ? run + 1 : 7) : 0;
+			c->rep[i] = (unsigned char)((c->rep[i] & 7) | (run << 3));
+		}
+	}
 	for (g = 5; g <= 10; g++) {
-		size_t i = 0, rep = 0;
+		size_t i, k, cand = 0, next = 0, rep = 0;
+		unsigned need = (unsigned)g - 3;
 
-		htab_reset(&c->ht, nrep4);
-		while (i + g <= nw) {
-			uint64_t h;
-
-			if (!(c->rep[i] & 4)) {
-				i++;
+		for (i = 0; i + g <= nw; i++) {
+			if ((unsigned)(c->rep[i] >> 3) < need)
 				continue;
-			}
+			c->gp[cand] = (uint32_t)i;
+			c->gh[cand++] = gram_hash(w, i, g);
+		}
+		htab_reset(&c->ht, cand);
+		for (k = 0; k < cand; k++) {
+			if (k + PF < cand)
+				htab_prefetch(&c->ht, c->gh[k + PF]);
+			i = c->gp[k];
+			if (i < next)
+				continue;	/* inside the n-gram just found */
 			/* One probe: a key found again counts 2 (the extra count is harmless). */
-			h = gram_hash(w, i, g);
-			if (c->ht.s[htab_add(&c->ht, h, (uint32_t)i)].count > 1) {
+			if (c->ht.s[htab_add(&c->ht, c->gh[k], (uint32_t)i)].count > 1) {
 				rep += gram_chars(w, i, g);
-				i += (size_t)g;
-			} else {
-				i++;
+				next = i + (size_t)g;
 			}
 		}
 		if (set_stop(c, res, (enum qn_measure)(M_GR_DUP_5 + g - 5), ratio((double)rep, (double)total),

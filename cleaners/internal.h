@@ -42,6 +42,9 @@ struct qn_cleaner {
 	struct htab ht;
 	unsigned char *rep;	/* per word position: bit n-2 set if its n-gram repeats */
 	size_t capslot;
+	uint64_t *gh;		/* the n-gram hashes of the candidate positions */
+	uint32_t *gp;		/* and the positions */
+	size_t capg;
 	struct pii *pii;
 	struct rules_scratch *rs;
 	int timing;
