@@ -412,7 +412,7 @@ static void test_parts_and_kill(void)
 	is_int(write_docs(path("part-%03d.jsonl.zst"), d, 10, 4096), 0, "rewrote with fewer documents");
 	ok(stat(path("part-000.jsonl.zst"), &st) == 0 && stat(path("part-001.jsonl.zst"), &st) < 0,
 	   "stale higher parts of the earlier run are gone");
-	ok(qn_docwriter_open(path("x.jsonl"), &(struct qn_docwriter_opts){ 4096, 0 }, &err) == NULL,
+	ok(qn_docwriter_open(path("x.jsonl"), &(struct qn_docwriter_opts){ .part_bytes = 4096 }, &err) == NULL,
 	   "part size without %%d in the name is refused");
 
 	/* A writer killed before commit: the earlier output stays, nothing partial appears. */
