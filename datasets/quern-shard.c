@@ -45,6 +45,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -140,24 +141,37 @@ struct batch {
 	size_t bytes;
 	int src;		/* the input file */
 	struct qn_ids ids;
+	/* What the reader thread met before these documents, for the main thread. */
+	struct qn_buf warn;	/* bad lines' messages, each ending in '\0' */
+	int nwarn;
+	char *fatal;		/* the stream failed: stop with this */
+	int eoi;		/* src was read to its end after these documents */
 };
 
 static struct qn_tok_enc **encs;
 
 /*
- * Batches are recycled (on the main thread, which makes and takes them
- * all): their documents' buffers and token arrays keep their memory, so
- * the steady state allocates nothing and touches no new pages.
+ * Batches are recycled (made on the reader thread, taken back on the
+ * main thread, under spare_mu): their documents' buffers and token
+ * arrays keep their memory, so the steady state allocates nothing and
+ * touches no new pages.
  */
-static struct batch *spare[16];
+static struct batch *spare[24];
 static int nspare;
+static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void batch_destroy(struct batch *b);
 
 static struct batch *batch_new(int src)
 {
-	struct batch *b = nspare ? spare[--nspare] : qn_xcalloc(1, sizeof *b);
+	struct batch *b = NULL;
 
+	pthread_mutex_lock(&spare_mu);
+	if (nspare)
+		b = spare[--nspare];
+	pthread_mutex_unlock(&spare_mu);
+	if (!b)
+		b = qn_xcalloc(1, sizeof *b);
 	b->src = src;
 	return b;
 }
@@ -172,12 +186,23 @@ static void batch_free(struct batch *b)
 		free(b->res[i].msg);
 		b->res[i].msg = NULL;
 	}
-	if (nspare < (int)(sizeof spare / sizeof spare[0]) && b->ids.cap <= (64u << 20) && b->bytes <= (64u << 20)) {
+	free(b->fatal);
+	b->fatal = NULL;
+	b->eoi = 0;
+	b->nwarn = 0;
+	qn_buf_reset(&b->warn);
+	if (b->ids.cap <= (64u << 20) && b->bytes <= (64u << 20)) {
 		b->n = 0;
 		b->bytes = 0;
 		b->ids.n = 0;
-		spare[nspare++] = b;
-		return;
+		pthread_mutex_lock(&spare_mu);
+		if (nspare < (int)(sizeof spare / sizeof spare[0])) {
+			spare[nspare++] = b;
+			b = NULL;
+		}
+		pthread_mutex_unlock(&spare_mu);
+		if (!b)
+			return;
 	}
 	batch_destroy(b);
 }
@@ -195,6 +220,8 @@ static void batch_destroy(struct batch *b)
 	free(b->docs);
 	free(b->res);
 	qn_ids_free(&b->ids);
+	qn_buf_release(&b->warn);
+	free(b->fatal);
 	free(b);
 }
 
@@ -306,18 +333,39 @@ static uint8_t *arena;
 static size_t arena_len;
 static int spilled;
 
+/*
+ * Writes ids[0..n) little-endian in the shard's width: one pass, the
+ * narrowing to uint16 fused with the copy.  On a little-endian host the
+ * 16-bit case goes in blocks of 16 whose fixed trip count the compiler
+ * turns into vector packs at -O2, and the 32-bit case is a memcpy.
+ */
 static void put_tokens(uint8_t *restrict dst, const uint32_t *restrict ids, size_t n)
 {
-	size_t i;
+	size_t i = 0;
 
 	if (tbytes == 2) {
-		for (i = 0; i < n; i++) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		for (; i + 16 <= n; i += 16) {
+			uint16_t v[16];
+			int j;
+
+			for (j = 0; j < 16; j++)
+				v[j] = (uint16_t)ids[i + (size_t)j];
+			memcpy(dst + 2 * i, v, sizeof v);
+		}
+#endif
+		for (; i < n; i++) {
 			dst[2 * i] = (uint8_t)ids[i];
 			dst[2 * i + 1] = (uint8_t)(ids[i] >> 8);
 		}
 	} else {
-		for (i = 0; i < n; i++)
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (n)
+			memcpy(dst, ids, 4 * n);
+#else
+		for (; i < n; i++)
 			qn_put32(dst + 4 * i, ids[i]);
+#endif
 	}
 }
 
@@ -481,69 +529,201 @@ static void submit(struct batch *b, char *const *inputs)
 	qn_pool_submit(pool, b);
 }
 
-/* Reads one input into batches. */
-static void read_input(int src, char *const *inputs)
+/*
+ * The reader thread.  Decompressing and parsing the inputs runs on a
+ * thread of its own, alongside the encoders, so that it neither adds to
+ * the encoding time at -j1 nor caps the throughput of many encoders at
+ * -j N.  It touches nothing the main thread owns (the manifest, the
+ * counters, failure): what it meets on the way (a bad line, a broken
+ * stream, the end of an input) travels in the batches, in order, through
+ * a short queue, and the main thread acts on it as it takes them, as it
+ * did when it read the inputs itself.
+ */
+enum { RQ_DEPTH = 4 };		/* batches read ahead at most */
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t more, room;
+	struct batch *q[RQ_DEPTH];
+	int head, n;
+	int done;		/* the reader has put its last batch */
+	int stop;		/* the main thread wants no more */
+	int ninputs;
+	char *const *inputs;
+} rq = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, { NULL }, 0, 0, 0, 0, 0, NULL };
+
+/* Queues b for the main thread; -1 (b freed) when it wants no more. */
+static int rq_put(struct batch *b)
 {
+	pthread_mutex_lock(&rq.mu);
+	while (rq.n == RQ_DEPTH && !rq.stop)
+		pthread_cond_wait(&rq.room, &rq.mu);
+	if (rq.stop) {
+		pthread_mutex_unlock(&rq.mu);
+		batch_free(b);
+		return -1;
+	}
+	rq.q[(rq.head + rq.n) % RQ_DEPTH] = b;
+	rq.n++;
+	pthread_cond_signal(&rq.more);
+	pthread_mutex_unlock(&rq.mu);
+	return 0;
+}
+
+/* The next batch in reading order; NULL once the reader is done. */
+static struct batch *rq_get(void)
+{
+	struct batch *b = NULL;
+
+	pthread_mutex_lock(&rq.mu);
+	while (rq.n == 0 && !rq.done)
+		pthread_cond_wait(&rq.more, &rq.mu);
+	if (rq.n) {
+		b = rq.q[rq.head];
+		rq.head = (rq.head + 1) % RQ_DEPTH;
+		rq.n--;
+		pthread_cond_signal(&rq.room);
+	}
+	pthread_mutex_unlock(&rq.mu);
+	return b;
+}
+
+/* Tells the reader to stop, and frees what it had queued. */
+static void rq_stop(void)
+{
+	struct batch *b;
+
+	pthread_mutex_lock(&rq.mu);
+	rq.stop = 1;
+	pthread_cond_broadcast(&rq.room);
+	pthread_mutex_unlock(&rq.mu);
+	while ((b = rq_get()) != NULL)
+		batch_free(b);
+}
+
+static int rq_stopped(void)
+{
+	int stop;
+
+	pthread_mutex_lock(&rq.mu);
+	stop = rq.stop;
+	pthread_mutex_unlock(&rq.mu);
+	return stop;
+}
+
+/* Sets b's fatal message (the first one only). */
+static void batch_fatal(struct batch *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void batch_fatal(struct batch *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *m;
+
+	if (b->fatal)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = qn_xstrdup("out of memory");
+	va_end(ap);
+	b->fatal = m;
+}
+
+/* Reads one input into batches and queues them; -1 to stop reading. */
+static int read_input(int src)
+{
+	const char *name = rq.inputs[src];
 	struct qn_docreader *r;
 	struct qn_err err;
-	struct batch *b = NULL;
-	struct stat st;
+	struct batch *b = batch_new(src);
 	int rc;
 
-	if (!(r = qn_docreader_open(inputs[src], NULL, &err))) {
-		fail(err.msg);
-		return;
+	if (!(r = qn_docreader_open(name, NULL, &err))) {
+		batch_fatal(b, "%s", err.msg);
+		rq_put(b);
+		return -1;
 	}
 	for (;;) {
 		struct qn_doc *d;
 
 		if (qn_signalled) {
-			char *m = qn_xasprintf("interrupted by %s", strsignal(qn_signalled));
-
-			fail(m);
-			free(m);
+			batch_fatal(b, "interrupted by %s", strsignal(qn_signalled));
 			break;
 		}
-		if (!b)
-			b = batch_new(src);
 		d = batch_slot(b);
 		rc = qn_docreader_next(r, d, &err);
 		if (rc == 0)
 			break;
 		if (rc == QN_EINPUT) {
-			qn_warnx("%s", err.msg);
-			count_error();
-			if (failure)
-				break;
-			continue;
-		}
-		if (rc < 0) {
-			fail(err.msg);
+			qn_buf_append(&b->warn, err.msg, strlen(err.msg) + 1);
+			b->nwarn++;
+		} else if (rc < 0) {
+			batch_fatal(b, "%s", err.msg);
 			break;
+		} else {
+			memset(&b->res[b->n], 0, sizeof b->res[b->n]);
+			b->n++;
+			b->bytes += d->text.len;
 		}
-		memset(&b->res[b->n], 0, sizeof b->res[b->n]);
-		b->n++;
-		b->bytes += d->text.len;
-		if (b->n >= BATCH_DOCS || b->bytes >= BATCH_BYTES) {
-			submit(b, inputs);
-			b = NULL;
+		if (b->n >= BATCH_DOCS || b->bytes >= BATCH_BYTES || b->nwarn >= 64) {
+			if (rq_put(b)) {
+				qn_docreader_close(r);
+				return -1;
+			}
+			b = batch_new(src);
 		}
-		if (failure)
-			break;
 	}
-	if (qn_signalled && !failure) {
-		char *m = qn_xasprintf("interrupted by %s", strsignal(qn_signalled));
-
-		fail(m);
-		free(m);
-	}
-	if (b && b->n && !failure)
-		submit(b, inputs);
-	else
-		batch_free(b);
+	if (qn_signalled)
+		batch_fatal(b, "interrupted by %s", strsignal(qn_signalled));
 	qn_docreader_close(r);
+	b->eoi = !b->fatal;
+	rc = b->fatal ? -1 : 0;
+	if (rq_put(b))
+		return -1;
+	return rc;
+}
+
+static void *reader_main(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < rq.ninputs; i++)
+		if (read_input(i) || rq_stopped())
+			break;
+	pthread_mutex_lock(&rq.mu);
+	rq.done = 1;
+	pthread_cond_broadcast(&rq.more);
+	pthread_mutex_unlock(&rq.mu);
+	return NULL;
+}
+
+/*
+ * Takes a batch from the reader in reading order: its bad lines are
+ * warned about and counted, its documents go to the encoders, and the
+ * input it ends is recorded in the manifest.
+ */
+static void take(struct batch *b, char *const *inputs)
+{
+	const char *w = b->warn.data;
+	struct qn_err err;
+	struct stat st;
+	int i, src = b->src, eoi = b->eoi;
+
+	for (i = 0; i < b->nwarn && !failure; i++) {
+		qn_warnx("%s", w);
+		count_error();
+		w += strlen(w) + 1;
+	}
+	if (b->fatal)
+		fail(b->fatal);
+	if (b->n && !failure) {
+		submit(b, inputs);
+	} else {
+		batch_free(b);
+	}
+	if (!eoi || failure)
+		return;
 	/* Inputs are recorded by content; a pipe or FIFO cannot be read again. */
-	if (!failure && strcmp(inputs[src], "-") && stat(inputs[src], &st) == 0 && S_ISREG(st.st_mode) &&
+	if (strcmp(inputs[src], "-") && stat(inputs[src], &st) == 0 && S_ISREG(st.st_mode) &&
 	    qn_manifest_file(manifest, inputs[src], QN_INPUT, &err))
 		fail(err.msg);
 	cnt.inputs++;
@@ -736,12 +916,13 @@ static int mm_close(struct mm *m, struct qn_err *err)
 	return 0;
 }
 
-static int mm_doc(struct mm *m, const uint8_t id[16], const uint32_t *ids, size_t n,
+/* One document: its n tokens raw (in the shard's width, from the store), then EOT. */
+static int mm_doc(struct mm *m, const uint8_t id[16], const uint8_t *raw, size_t n,
 		  struct qn_err *err)
 {
 	uint64_t total = n + 1;
 	uint32_t eot = (uint32_t)qn_tok_eot(tok);
-	size_t i;
+	uint8_t b[4];
 	int rc;
 
 	if (m->fd >= 0 && m->ntokens && m->ntokens + total > opt.shard_tokens && (rc = mm_close(m, err)))
@@ -759,13 +940,10 @@ static int mm_doc(struct mm *m, const uint8_t id[16], const uint32_t *ids, size_
 		}
 		free(path);
 	}
-	for (i = 0; i <= n; i++) {
-		uint32_t t = i < n ? ids[i] : eot;
-		uint8_t b[4];
-
-		qn_put32(b, t);
-		qn_buf_append(&m->buf, b, (size_t)tbytes);
-	}
+	if (n)
+		qn_buf_append(&m->buf, raw, n * (size_t)tbytes);
+	qn_put32(b, eot);
+	qn_buf_append(&m->buf, b, (size_t)tbytes);
 	if (m->buf.len > SPILL_BUF && (rc = mm_flush(m, err)))
 		return rc;
 	if (m->n == m->cap) {
@@ -785,8 +963,6 @@ static void write_shards(void)
 {
 	const uint8_t *sp = spill_map;
 	size_t i = 0;
-	uint32_t *ids = NULL;
-	size_t idcap = 0;
 	struct qn_err err;
 	int split;
 
@@ -817,7 +993,6 @@ static void write_shards(void)
 		for (; !failure && i < nkeys && keys[i].split == split; i++) {
 			const struct key *k = &keys[i];
 			const uint8_t *p = sp + k->off * (uint64_t)tbytes;
-			uint32_t j;
 
 			if (qn_signalled) {
 				char *m = qn_xasprintf("interrupted by %s", strsignal(qn_signalled));
@@ -826,22 +1001,11 @@ static void write_shards(void)
 				free(m);
 				break;
 			}
-			if (!opt.megatron) {
-				/* The spill holds the tokens in the shard's width already. */
+			/* The store holds the tokens in the shard's width already. */
+			if (!opt.megatron)
 				rc = qn_packer_doc_raw(pk, k->id, p, k->n, &err);
-			} else {
-				if (k->n > idcap) {
-					idcap = k->n;
-					ids = qn_xrealloc(ids, idcap * sizeof *ids);
-				}
-				if (tbytes == 2)
-					for (j = 0; j < k->n; j++)
-						ids[j] = (uint32_t)p[2 * j] | (uint32_t)p[2 * j + 1] << 8;
-				else
-					for (j = 0; j < k->n; j++)
-						ids[j] = qn_le32(p + 4 * j);
-				rc = mm_doc(&mm, k->id, ids, k->n, &err);
-			}
+			else
+				rc = mm_doc(&mm, k->id, p, k->n, &err);
 			if (rc)
 				fail(err.msg);
 		}
@@ -855,7 +1019,6 @@ static void write_shards(void)
 		free(mm.ids);
 		qn_buf_release(&mm.buf);
 	}
-	free(ids);
 }
 
 /* Removes tmpdir and what is in it. */
@@ -1264,8 +1427,19 @@ static int cmd_shard(int argc, char **argv)
 		encs[i] = qn_tok_enc_new(tok);
 	pool = qn_pool_new(opt.threads, work, NULL, 0);
 	qn_progress_init(&progress, stderr, !opt.quiet, "docs", 0);
-	for (i = 0; i < ninputs && !failure; i++)
-		read_input(i, inputs);
+	rq.inputs = inputs;
+	rq.ninputs = ninputs;
+	if (!failure) {
+		pthread_t reader;
+		int e = pthread_create(&reader, NULL, reader_main, NULL);
+
+		if (e)
+			qn_errx(QN_EXIT_FAIL, "cannot start the reader thread: %s", strerror(e));
+		while (!failure && (b = rq_get()) != NULL)
+			take(b, inputs);
+		rq_stop();
+		pthread_join(reader, NULL);
+	}
 	while ((b = qn_pool_next(pool)) != NULL) {
 		if (failure)
 			batch_free(b);

@@ -102,6 +102,26 @@ like "and says why" "more than 1 errors" "$(err)"
 ok "and publishes nothing" sh -c '[ -z "$(ls -A failed)" ]'
 is "its run is marked failed" failed "$(sql "SELECT status FROM runs WHERE argv LIKE '%failed%' ORDER BY id DESC LIMIT 1")"
 
+# Bad lines are met on the reader thread and warned about, counted and
+# judged against --max-errors on the main thread, in line order, across
+# batches (64 warnings at most travel in one).
+{
+	i=1
+	while [ $i -le 200 ]; do echo "not json $i"; i=$((i + 1)); done
+	head -n 3 docs.jsonl
+} > many.jsonl
+ok "200 bad lines within --max-errors 200" quern-shard -q -t "$GPT2" -o many --max-errors 200 many.jsonl
+is "every bad line warned about once, in order" "$(seq 1 200 | sed 's/.*/quern-shard: many.jsonl:&: invalid JSON: not an object/')" "$(err)"
+is "the 3 good documents after them are sharded" 3 "$(awk '$1 == "docs" { n += $3 } END { print n }' many/shards.meta)"
+fails 1 "past --max-errors 150 the run fails" quern-shard -q -t "$GPT2" -o many150 --max-errors 150 many.jsonl
+like "on the 151st bad line" "many.jsonl:151: invalid JSON.*more than 150 errors" "$(err | tr '\n' ' ')"
+ok "and publishes nothing" sh -c '[ -z "$(ls -A many150)" ]'
+
+# An input that cannot be opened after a good one fails the run.
+fails 1 "a missing second input fails the run" quern-shard -q -t "$GPT2" -o missing docs.jsonl nosuch.jsonl
+like "and names it" "nosuch.jsonl" "$(err)"
+ok "and publishes nothing" sh -c '[ -z "$(ls -A missing)" ]'
+
 # A truncated compressed input fails the run; the earlier shards stay.
 gzip -n -c docs.jsonl > docs.jsonl.gz
 head -c 2000 docs.jsonl.gz > cut.jsonl.gz
