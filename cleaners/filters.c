@@ -95,17 +95,13 @@ static void set(struct qn_clean_result *res, enum qn_measure m, double v)
 static void dup_pieces(struct qn_cleaner *c, const char *s, size_t n, int minrun,
 		       size_t *npieces, size_t *ndup, size_t *dupchars)
 {
-	size_t i = 0, start = 0, np = 0, nd = 0, dc = 0, est = 1;
+	size_t i = 0, start = 0, np = 0, nd = 0, dc = 0, est = 1 + qn_count_byte(s, n, '\n');
 
-	for (i = 0; i < n; i++)
-		est += s[i] == '\n';
 	htab_reset(&c->ht, est);
-	i = 0;
 	for (;;) {
-		size_t end = i, run = 0;
+		const char *nl = memchr(s + i, '\n', n - i);
+		size_t end = nl ? (size_t)(nl - s) : n, run = 0;
 
-		while (end < n && s[end] != '\n')
-			end++;
 		/* s[start..end) is text; count the '\n' run that follows. */
 		while (end + run < n && s[end + run] == '\n')
 			run++;
@@ -613,11 +609,8 @@ void qn_step_fineweb(struct qn_cleaner *c, const char *text, size_t n,
 	const struct qn_word *w;
 	size_t start = 0, nlines = 0, punct = 0, shortl = 0, dupchars = 0, nl_count = 0, nw;
 	size_t shortlen = isnan(p[P_FW_SHORT_LINE_LENGTH]) ? 0 : (size_t)p[P_FW_SHORT_LINE_LENGTH];
-	size_t est = 1, i;
 
-	for (i = 0; i < n; i++)
-		est += text[i] == '\n';
-	htab_reset(&c->ht, est);
+	htab_reset(&c->ht, 1 + qn_count_byte(text, n, '\n'));
 	/* lines = text.split("\n"): every piece, the empty last one too. */
 	for (;;) {
 		const char *nl = memchr(text + start, '\n', n - start);

@@ -5,6 +5,7 @@
 #ifndef QN_CLEAN_INTERNAL_H
 #define QN_CLEAN_INTERNAL_H
 
+#include <string.h>
 #include <unicode/ubrk.h>
 #include <unicode/unorm2.h>
 
@@ -143,13 +144,39 @@ enum qn_verdict rules_apply(const struct qn_rules *r, struct rules_scratch *s,
 			    const double *params, struct qn_buf *text,
 			    struct qn_buf *tmp, struct qn_clean_result *res);
 
-/* Code points in s[0..n) (valid UTF-8). */
+/* Code points in s[0..n) (valid UTF-8): the bytes that are no 10xxxxxx. */
 static inline size_t qn_nchars(const char *s, size_t n)
 {
-	size_t i, k = 0;
+	size_t i = 0, k = 0;
 
-	for (i = 0; i < n; i++)
-		k += ((unsigned char)s[i] & 0xC0) != 0x80;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+
+		memcpy(&x, s + i, 8);
+		/* bit 7 of a byte, and not bit 6 (moved up into bit 7) */
+		k += (size_t)__builtin_popcountll(x & ~(x << 1) & 0x8080808080808080ULL);
+	}
+	for (; i < n; i++)
+		k += ((unsigned char)s[i] & 0xC0) == 0x80;
+	return n - k;
+}
+
+/* The bytes equal to ch in s[0..n). */
+static inline size_t qn_count_byte(const char *s, size_t n, unsigned char ch)
+{
+	const uint64_t ones = 0x0101010101010101ULL, low7 = 0x7F7F7F7F7F7F7F7FULL;
+	size_t i = 0, k = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, t;
+
+		memcpy(&x, s + i, 8);
+		x ^= ones * ch;	/* the bytes equal to ch are now 0 */
+		t = ((x & low7) + low7) | x;	/* bit 7 clear exactly in the 0 bytes */
+		k += (size_t)__builtin_popcountll(~t & ~low7);
+	}
+	for (; i < n; i++)
+		k += (unsigned char)s[i] == ch;
 	return k;
 }
 

@@ -1,6 +1,7 @@
 /*
  * t_clean: the pieces of quern-clean: the word splitter, normalization,
- * the Luhn check, parameters and histograms, the rules-file parser, and
+ * the Luhn check, parameters and histograms, the rules-file parser, the
+ * word-at-a-time byte counters against byte loops, and
  * the Gopher repetition measures against a plain quadratic reference on
  * random texts made of few words (so that n-grams repeat).
  */
@@ -8,6 +9,7 @@
 
 #include "../tap.h"
 #include "clean.h"
+#include "internal.h"
 
 static struct qn_clean_config cfg;
 
@@ -257,6 +259,29 @@ static void test_repetition(struct qn_cleaner *c)
 	qn_buf_release(&text);
 }
 
+/* The word-at-a-time counters against byte loops, at every length and offset. */
+static void test_counters(void)
+{
+	static const unsigned char alphabet[] = { 'a', '\n', ' ', 0x00, 0x0a ^ 0x80, 0x7f, 0x80,
+						  0xbf, 0xc3, 0xe2, 0xff, 0x8a };
+	char s[80];
+	int t, bad_chars = 0, bad_nl = 0;
+
+	for (t = 0; t < 2000; t++) {
+		size_t n = (size_t)(tap_rand() % 70), off = (size_t)(tap_rand() % 8), i, chars = 0, nl = 0;
+
+		for (i = 0; i < n; i++) {
+			s[off + i] = (char)alphabet[tap_rand() % sizeof alphabet];
+			chars += ((unsigned char)s[off + i] & 0xC0) != 0x80;
+			nl += s[off + i] == '\n';
+		}
+		bad_chars += qn_nchars(s + off, n) != chars;
+		bad_nl += qn_count_byte(s + off, n, '\n') != nl;
+	}
+	is_int(bad_chars, 0, "qn_nchars equals a byte loop on 2000 random strings");
+	is_int(bad_nl, 0, "qn_count_byte equals a byte loop on 2000 random strings");
+}
+
 int main(void)
 {
 	struct qn_cleaner *c;
@@ -269,6 +294,7 @@ int main(void)
 	test_luhn();
 	test_params();
 	test_rules();
+	test_counters();
 	qn_cleaner_free(c);
 	/* Only the repetition step, so every text reaches it. */
 	for (i = 0; i < P_NFKC; i++)
