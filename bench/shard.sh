@@ -112,6 +112,7 @@ awk -v dt="$docs_tokens" -v dw="$de_wall" -v dc="$de_cpu" -v rt="$raw_tokens" -v
 		printf "warning: read+encode made %d tokens, quern-shard %d (rejected documents?)\n", dt, st
 	printf "(a) ratio quern-shard -j1 / raw encoder, tokens per cpu-second: %.3f (goal >= 0.90)\n", (st / sc) / (rt / rc)
 	printf "(b) ratio quern-shard -j1 / read+encode of the same JSONL: %.3f\n", (st / sc) / (dt / dc)
+	printf "(c) wall time, tokens per second: quern-shard -j1 (its reader thread alongside) / raw encoder: %.3f\n", (st / sw) / (rt / rw)
 	printf "cost split of quern-shard -j1 (cpu s): reading+parsing %.1f (%.0f%%), encoding %.1f (%.0f%%), packing+index+manifest %.1f (%.0f%%)\n", \
 	    dc - rc, 100 * (dc - rc) / sc, rc, 100 * rc / sc, sc - dc, 100 * (sc - dc) / sc
 	printf "ratio with every token spilled to disk: %.3f\n", (st / pc) / (rt / rc)

@@ -656,6 +656,9 @@ static int read_input(int src)
 			qn_buf_append(&b->warn, err.msg, strlen(err.msg) + 1);
 			b->nwarn++;
 		} else if (rc < 0) {
+			/* Stopped by a signal: say so rather than what the read ran into. */
+			if (qn_signalled)
+				batch_fatal(b, "interrupted by %s", strsignal(qn_signalled));
 			batch_fatal(b, "%s", err.msg);
 			break;
 		} else {
