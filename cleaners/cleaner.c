@@ -71,6 +71,8 @@ void qn_cleaner_free(struct qn_cleaner *c)
 	free(c->rep);
 	free(c->gh);
 	free(c->gp);
+	free(c->gh2);
+	free(c->gp2);
 	pii_free(c->pii);
 	rules_scratch_free(c->rs);
 	free(c);

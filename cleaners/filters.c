@@ -139,6 +139,9 @@ static void dup_pieces(struct qn_cleaner *c, const char *s, size_t n, int minrun
 
 /* How many candidates ahead the n-gram loops prefetch table slots. */
 #define PF 16
+/* Candidates per part when a large document's n-grams are counted in parts. */
+#define PART_KEYS 8192
+#define PART_MAXBITS 10
 
 static inline uint64_t gram_hash(const struct qn_word *w, size_t i, int n)
 {
@@ -157,6 +160,47 @@ static size_t gram_chars(const struct qn_word *w, size_t i, int n)
 	for (k = 0; k < (size_t)n; k++)
 		s += w[i + k].nchars;
 	return s;
+}
+
+/*
+ * Counts the n-grams of keys gh[0..n) at positions gp[0..n) (in
+ * increasing order): marks the positions of those seen more than once in
+ * rep, and keeps the most frequent, the first seen among equals, in
+ * *bestcount and *bestfirst.  The slot of the key PF ahead is prefetched.
+ */
+static void count_top(struct qn_cleaner *c, const uint64_t *gh, const uint32_t *gp, size_t n,
+		      unsigned char mark, size_t *bestcount, size_t *bestfirst)
+{
+	size_t k;
+
+	htab_reset(&c->ht, n);
+	for (k = 0; k < n; k++) {
+		const struct hslot *h;
+		size_t i = gp[k];
+
+		if (k + PF < n)
+			htab_prefetch(&c->ht, gh[k + PF]);
+		h = &c->ht.s[htab_add(&c->ht, gh[k], (uint32_t)i)];
+		if (h->count > 1) {
+			/* it repeats: mark it here, and where it first was */
+			c->rep[i] |= mark;
+			if (h->count == 2)
+				c->rep[h->first] |= mark;
+		}
+		if (h->count > *bestcount || (h->count == *bestcount && h->first < *bestfirst)) {
+			*bestcount = h->count;
+			*bestfirst = h->first;
+		}
+	}
+}
+
+/* The part of key among 2^bits: the top bits of the hash slot_of mixes. */
+static inline size_t part_of(uint64_t key, unsigned bits)
+{
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdULL;
+	key ^= key >> 33;
+	return (size_t)(key >> (64 - bits));
 }
 
 /*
@@ -215,10 +259,14 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 		free(c->rep);
 		free(c->gh);
 		free(c->gp);
+		free(c->gh2);
+		free(c->gp2);
 		c->capslot = nw + 1024;
 		c->rep = qn_xmalloc(c->capslot);
 		c->gh = qn_xmalloc(c->capslot * sizeof *c->gh);
 		c->gp = qn_xmalloc(c->capslot * sizeof *c->gp);
+		c->gh2 = qn_xmalloc(c->capslot * sizeof *c->gh2);
+		c->gp2 = qn_xmalloc(c->capslot * sizeof *c->gp2);
 	}
 	memset(c->rep, 0, nw + 1);
 	/*
@@ -250,23 +298,39 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 			c->gp[cand] = (uint32_t)i;
 			c->gh[cand++] = gram_hash(w, i, g);
 		}
-		htab_reset(&c->ht, cand);
-		for (k = 0; k < cand; k++) {
-			const struct hslot *h;
+		if (cand <= 2 * PART_KEYS) {
+			count_top(c, c->gh, c->gp, cand, mark, &bestcount, &bestfirst);
+		} else {
+			/*
+			 * A large document: the candidates split by the top bits
+			 * of their keys' slot hash into parts small enough for
+			 * the cache, each counted in order; a key lives in one
+			 * part only, and the best n-gram (most counts, then first
+			 * seen) does not depend on the order the parts come in.
+			 */
+			size_t start[(1u << PART_MAXBITS) + 1], nparts;
+			unsigned bits = 1;
 
-			if (k + PF < cand)
-				htab_prefetch(&c->ht, c->gh[k + PF]);
-			i = c->gp[k];
-			h = &c->ht.s[htab_add(&c->ht, c->gh[k], (uint32_t)i)];
-			if (h->count > 1) {
-				/* it repeats: mark it here, and where it first was */
-				c->rep[i] |= mark;
-				if (h->count == 2)
-					c->rep[h->first] |= mark;
+			while (((size_t)PART_KEYS << bits) < cand && bits < PART_MAXBITS)
+				bits++;
+			nparts = (size_t)1 << bits;
+			memset(start, 0, (nparts + 1) * sizeof start[0]);
+			for (k = 0; k < cand; k++)
+				start[part_of(c->gh[k], bits) + 1]++;
+			for (k = 0; k < nparts; k++)
+				start[k + 1] += start[k];
+			for (k = 0; k < cand; k++) {
+				size_t o = start[part_of(c->gh[k], bits)]++;
+
+				c->gh2[o] = c->gh[k];
+				c->gp2[o] = c->gp[k];
 			}
-			if (h->count > bestcount || (h->count == bestcount && h->first < bestfirst)) {
-				bestcount = h->count;
-				bestfirst = h->first;
+			/* start[p] is now where part p ends */
+			for (k = 0; k < nparts; k++) {
+				size_t from = k ? start[k - 1] : 0;
+
+				count_top(c, c->gh2 + from, c->gp2 + from, start[k] - from, mark,
+					  &bestcount, &bestfirst);
 			}
 		}
 		if (set_stop(c, res, (enum qn_measure)(M_GR_TOP_2 + g - 2), bestcount < 2 ? 0 :

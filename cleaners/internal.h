@@ -45,6 +45,8 @@ struct qn_cleaner {
 	size_t capslot;
 	uint64_t *gh;		/* the n-gram hashes of the candidate positions */
 	uint32_t *gp;		/* and the positions */
+	uint64_t *gh2;		/* gh and gp split into parts */
+	uint32_t *gp2;
 	size_t capg;
 	struct pii *pii;
 	struct rules_scratch *rs;
@@ -144,6 +146,12 @@ enum qn_verdict rules_apply(const struct qn_rules *r, struct rules_scratch *s,
 			    const double *params, struct qn_buf *text,
 			    struct qn_buf *tmp, struct qn_clean_result *res);
 
+/* The bytes of x with bit 7 set, when no other bit is (no popcnt needed). */
+static inline size_t qn_high_bits(uint64_t x)
+{
+	return (size_t)(((x >> 7) * 0x0101010101010101ULL) >> 56);
+}
+
 /* Code points in s[0..n) (valid UTF-8): the bytes that are no 10xxxxxx. */
 static inline size_t qn_nchars(const char *s, size_t n)
 {
@@ -154,7 +162,7 @@ static inline size_t qn_nchars(const char *s, size_t n)
 
 		memcpy(&x, s + i, 8);
 		/* bit 7 of a byte, and not bit 6 (moved up into bit 7) */
-		k += (size_t)__builtin_popcountll(x & ~(x << 1) & 0x8080808080808080ULL);
+		k += qn_high_bits(x & ~(x << 1) & 0x8080808080808080ULL);
 	}
 	for (; i < n; i++)
 		k += ((unsigned char)s[i] & 0xC0) == 0x80;
@@ -173,7 +181,7 @@ static inline size_t qn_count_byte(const char *s, size_t n, unsigned char ch)
 		memcpy(&x, s + i, 8);
 		x ^= ones * ch;	/* the bytes equal to ch are now 0 */
 		t = ((x & low7) + low7) | x;	/* bit 7 clear exactly in the 0 bytes */
-		k += (size_t)__builtin_popcountll(~t & ~low7);
+		k += qn_high_bits(~t & ~low7);
 	}
 	for (; i < n; i++)
 		k += (unsigned char)s[i] == ch;

@@ -259,6 +259,109 @@ static void test_repetition(struct qn_cleaner *c)
 	qn_buf_release(&text);
 }
 
+/*
+ * Large texts, where the n-grams are counted in parts of the hash space:
+ * 40000 words of a 40-word vocabulary, each n-gram coded as a number in
+ * base 40, checked against plain counting arrays (top n-grams) and a
+ * separate set of the codes (datatrove's greedy walk).
+ */
+#define BIG_WORDS 40000
+#define BIG_VOCAB 40
+static int big_set_add(uint64_t *set, size_t cap, uint64_t key)	/* 1 if it was there */
+{
+	size_t s = (size_t)((key + 1) * 0x9E3779B97F4A7C15ULL >> 40) & (cap - 1);
+
+	while (set[s]) {
+		if (set[s] == key + 1)
+			return 1;
+		s = (s + 1) & (cap - 1);
+	}
+	set[s] = key + 1;
+	return 0;
+}
+
+static void test_repetition_large(struct qn_cleaner *c)
+{
+	enum { SETCAP = 1 << 17 };
+	struct qn_clean_result res;
+	struct qn_buf text = QN_BUF_INIT;
+	uint32_t *id = malloc(BIG_WORDS * sizeof *id), *cnt = malloc(64000000);
+	uint64_t *set = malloc(SETCAP * sizeof *set);
+	int iter, bad = 0;
+
+	for (iter = 0; iter < 3; iter++) {
+		size_t i, k, total, v = iter == 0 ? BIG_VOCAB : 12 + 10 * (size_t)iter;
+		int g;
+
+		qn_buf_reset(&text);
+		for (i = 0; i < BIG_WORDS; i++) {
+			char w[8];
+
+			id[i] = (uint32_t)(tap_rand() % v);
+			snprintf(w, sizeof w, "%sq%02u", i ? ((tap_rand() % 10) ? " " : "\n") : "",
+				 (unsigned)id[i]);
+			qn_buf_puts(&text, w);
+		}
+		total = text.len;	/* ASCII: bytes are characters */
+		qn_cleaner_run(c, &text, 1, &res);
+		for (g = 2; g <= 4; g++) {
+			size_t ncode = 1, best = 0, bestcount = 0;
+			double want;
+
+			for (k = 0; k < (size_t)g; k++)
+				ncode *= BIG_VOCAB;
+			memset(cnt, 0, ncode * sizeof *cnt);
+			for (i = 0; i + g <= BIG_WORDS; i++) {
+				size_t code = 0;
+
+				for (k = 0; k < (size_t)g; k++)
+					code = code * BIG_VOCAB + id[i + k];
+				cnt[code]++;
+			}
+			for (i = 0; i + g <= BIG_WORDS; i++) {
+				size_t code = 0;
+
+				for (k = 0; k < (size_t)g; k++)
+					code = code * BIG_VOCAB + id[i + k];
+				if (cnt[code] > bestcount) {	/* the first among equals wins */
+					bestcount = cnt[code];
+					best = i;
+				}
+			}
+			(void)best;	/* every word is 3 characters */
+			want = bestcount < 2 ? 0 : (double)((3 * (size_t)g + (size_t)g - 1) * bestcount) / (double)total;
+			if (fabs(want - res.m[M_GR_TOP_2 + g - 2]) > 1e-12 && bad++ < 5)
+				printf("# large top_%d: got %g want %g (iter %d)\n", g, res.m[M_GR_TOP_2 + g - 2], want, iter);
+		}
+		for (g = 5; g <= 10; g++) {
+			size_t idx = 0, rep = 0;
+			double want;
+
+			memset(set, 0, SETCAP * sizeof *set);
+			while (idx + g <= BIG_WORDS) {
+				uint64_t code = 0;
+
+				for (k = 0; k < (size_t)g; k++)
+					code = code * BIG_VOCAB + id[idx + k];
+				if (big_set_add(set, SETCAP, code)) {
+					rep += 3 * (size_t)g;
+					idx += (size_t)g;
+				} else {
+					idx++;
+				}
+			}
+			want = (double)rep / (double)total;
+			if (fabs(want - res.m[M_GR_DUP_5 + g - 5]) > 1e-12 && bad++ < 5)
+				printf("# large dup_%d: got %g want %g (iter %d)\n", g, res.m[M_GR_DUP_5 + g - 5], want, iter);
+		}
+	}
+	is_int(bad, 0, "Gopher n-gram measures of 40000-word texts equal plain counting");
+	free(id);
+	free(cnt);
+	free(set);
+	qn_buf_release(&text);
+}
+
 /* The word-at-a-time counters against byte loops, at every length and offset. */
 static void test_counters(void)
 {
@@ -302,6 +405,7 @@ int main(void)
 	cfg.p[P_GOPHER_REP] = 1;
 	c = qn_cleaner_new(&cfg);
 	test_repetition(c);
+	test_repetition_large(c);
 	qn_cleaner_free(c);
 	qn_clean_config_release(&cfg);
 	return done_testing();
