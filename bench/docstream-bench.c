@@ -73,7 +73,7 @@ static long slurp(const char *p, struct qn_buf *out)
 
 static int make(const char *out, double min_mb, char **dirs, int ndirs)
 {
-	struct qn_docwriter_opts o = { 0, 3 };
+	struct qn_docwriter_opts o = { .level = 3 };
 	struct qn_docwriter *w;
 	struct qn_doc d;
 	struct qn_buf text = QN_BUF_INIT, line = QN_BUF_INIT;
@@ -223,7 +223,7 @@ static int run(const char *path)
 		t_ser = best(t_ser, qn_now() - t);
 	}
 	for (rep = 0; rep < 2; rep++) {
-		struct qn_docwriter_opts o = { 0, 3 };
+		struct qn_docwriter_opts o = { .level = 3 };
 
 		w = qn_docwriter_open("/tmp/docstream-bench.out.jsonl.zst", &o, &err);
 		t = qn_now();
