@@ -11,9 +11,11 @@
  * shards is global: each document's place is a seeded hash of its id, so
  * it cannot be written before every id has been seen.
  *
- *  1. Read.  The main thread reads the inputs in the order given, packs
- *     documents into batches and submits them to the ordered pool; the
- *     workers (one qn_tok_enc each) tokenize them.  Back on the main
+ *  1. Read.  Reader threads (one per four encoders, one input each at
+ *     a time) decompress and parse the inputs into batches of documents;
+ *     the main thread takes them in the order of the inputs and submits
+ *     them to the ordered pool, whose workers (one qn_tok_enc each)
+ *     tokenize them.  Back on the main
  *     thread, in input order, each document's tokens are appended to the
  *     token store (memory up to --memory, then a spill file unlinked at
  *     once, so nothing is left behind by a killed run) and a 40-byte key
@@ -26,7 +28,8 @@
  *
  * Memory: 40 bytes per document for the keys plus 32 per document for
  * the manifest rows (recorded once the shards are published), the
- * batches in flight, and the tokens (2 or 4 bytes each) up to --memory
+ * batches in flight (2N + 2 in the pool, RQ_DEPTH + 1 per reader), and
+ * the tokens (2 or 4 bytes each) up to --memory
  * (default 1 GiB); past that the tokens go to disk in the output
  * directory.
  *
@@ -530,85 +533,96 @@ static void submit(struct batch *b, char *const *inputs)
 }
 
 /*
- * The reader thread.  Decompressing and parsing the inputs runs on a
- * thread of its own, alongside the encoders, so that it neither adds to
- * the encoding time at -j1 nor caps the throughput of many encoders at
- * -j N.  It touches nothing the main thread owns (the manifest, the
- * counters, failure): what it meets on the way (a bad line, a broken
- * stream, the end of an input) travels in the batches, in order, through
- * a short queue, and the main thread acts on it as it takes them, as it
- * did when it read the inputs itself.
+ * The reader threads.  Decompressing and parsing the inputs runs on
+ * threads of their own, alongside the encoders, so that it neither adds
+ * to the encoding time at -j1 nor caps the throughput of many encoders
+ * at -j N: one reader per READER_SHARE encoders (a reader keeps about
+ * that many busy), each taking the next input not yet taken, so several
+ * inputs are read at once.  A reader touches nothing the main thread
+ * owns (the manifest, the counters, failure): what it meets on the way
+ * (a bad line, a broken stream, the end of an input) travels in the
+ * batches, in order, through a short queue per input, and the main
+ * thread takes the inputs' queues in the order of the inputs and acts on
+ * it as it takes them, as it did when it read the inputs itself.
  */
-enum { RQ_DEPTH = 4 };		/* batches read ahead at most */
+enum {
+	RQ_DEPTH = 4,		/* batches read ahead at most, per input being read */
+	READER_SHARE = 4
+};
+
+struct rqueue {
+	struct batch *q[RQ_DEPTH];
+	int head, n;
+};
 
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t more, room;
-	struct batch *q[RQ_DEPTH];
-	int head, n;
-	int done;		/* the reader has put its last batch */
+	struct rqueue *in;	/* one per input */
+	int next;		/* the next input no reader has taken */
+	int last;		/* no reader takes an input past this one (a broken stream) */
 	int stop;		/* the main thread wants no more */
 	int ninputs;
 	char *const *inputs;
-} rq = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, { NULL }, 0, 0, 0, 0, 0, NULL };
+} rq = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0, 0, NULL };
 
 /* Queues b for the main thread; -1 (b freed) when it wants no more. */
 static int rq_put(struct batch *b)
 {
+	struct rqueue *q = &rq.in[b->src];
+
 	pthread_mutex_lock(&rq.mu);
-	while (rq.n == RQ_DEPTH && !rq.stop)
+	while (q->n == RQ_DEPTH && !rq.stop)
 		pthread_cond_wait(&rq.room, &rq.mu);
 	if (rq.stop) {
 		pthread_mutex_unlock(&rq.mu);
 		batch_free(b);
 		return -1;
 	}
-	rq.q[(rq.head + rq.n) % RQ_DEPTH] = b;
-	rq.n++;
+	q->q[(q->head + q->n) % RQ_DEPTH] = b;
+	q->n++;
 	pthread_cond_signal(&rq.more);
 	pthread_mutex_unlock(&rq.mu);
 	return 0;
 }
 
-/* The next batch in reading order; NULL once the reader is done. */
-static struct batch *rq_get(void)
+/*
+ * The next batch of input src, waiting for it.  Every input's last batch
+ * says so (eoi, or fatal), so the caller knows when to go on to the next.
+ */
+static struct batch *rq_get(int src)
 {
-	struct batch *b = NULL;
+	struct rqueue *q = &rq.in[src];
+	struct batch *b;
 
 	pthread_mutex_lock(&rq.mu);
-	while (rq.n == 0 && !rq.done)
+	while (q->n == 0)
 		pthread_cond_wait(&rq.more, &rq.mu);
-	if (rq.n) {
-		b = rq.q[rq.head];
-		rq.head = (rq.head + 1) % RQ_DEPTH;
-		rq.n--;
-		pthread_cond_signal(&rq.room);
-	}
+	b = q->q[q->head];
+	q->head = (q->head + 1) % RQ_DEPTH;
+	q->n--;
+	pthread_cond_broadcast(&rq.room);
 	pthread_mutex_unlock(&rq.mu);
 	return b;
 }
 
-/* Tells the reader to stop, and frees what it had queued. */
-static void rq_stop(void)
+/* Tells the readers to stop, waits for them, and frees what they had queued. */
+static void rq_stop(pthread_t *readers, int nreaders)
 {
-	struct batch *b;
+	int i;
 
 	pthread_mutex_lock(&rq.mu);
 	rq.stop = 1;
 	pthread_cond_broadcast(&rq.room);
 	pthread_mutex_unlock(&rq.mu);
-	while ((b = rq_get()) != NULL)
-		batch_free(b);
-}
-
-static int rq_stopped(void)
-{
-	int stop;
-
-	pthread_mutex_lock(&rq.mu);
-	stop = rq.stop;
-	pthread_mutex_unlock(&rq.mu);
-	return stop;
+	for (i = 0; i < nreaders; i++)
+		pthread_join(readers[i], NULL);
+	for (i = 0; i < rq.ninputs; i++)
+		while (rq.in[i].n) {
+			batch_free(rq.in[i].q[rq.in[i].head]);
+			rq.in[i].head = (rq.in[i].head + 1) % RQ_DEPTH;
+			rq.in[i].n--;
+		}
 }
 
 /* Sets b's fatal message (the first one only). */
@@ -686,16 +700,23 @@ static int read_input(int src)
 
 static void *reader_main(void *arg)
 {
-	int i;
-
 	(void)arg;
-	for (i = 0; i < rq.ninputs; i++)
-		if (read_input(i) || rq_stopped())
+	for (;;) {
+		int src;
+
+		pthread_mutex_lock(&rq.mu);
+		src = rq.stop || rq.next > rq.last ? -1 : rq.next++;
+		pthread_mutex_unlock(&rq.mu);
+		if (src < 0)
 			break;
-	pthread_mutex_lock(&rq.mu);
-	rq.done = 1;
-	pthread_cond_broadcast(&rq.more);
-	pthread_mutex_unlock(&rq.mu);
+		if (read_input(src)) {
+			/* Stopped, or src is broken: the run ends there, read no further. */
+			pthread_mutex_lock(&rq.mu);
+			if (src < rq.last)
+				rq.last = src;
+			pthread_mutex_unlock(&rq.mu);
+		}
+	}
 	return NULL;
 }
 
@@ -1432,17 +1453,31 @@ static int cmd_shard(int argc, char **argv)
 	qn_progress_init(&progress, stderr, !opt.quiet, "docs", 0);
 	rq.inputs = inputs;
 	rq.ninputs = ninputs;
+	rq.last = ninputs - 1;
+	rq.in = qn_xcalloc((size_t)ninputs, sizeof *rq.in);
 	if (!failure) {
-		pthread_t reader;
-		int e = pthread_create(&reader, NULL, reader_main, NULL);
+		int nreaders = (opt.threads + READER_SHARE - 1) / READER_SHARE, cur = 0;
+		pthread_t *readers;
 
-		if (e)
-			qn_errx(QN_EXIT_FAIL, "cannot start the reader thread: %s", strerror(e));
-		while (!failure && (b = rq_get()) != NULL)
+		if (nreaders > ninputs)
+			nreaders = ninputs;
+		readers = qn_xcalloc((size_t)nreaders, sizeof *readers);
+		for (i = 0; i < nreaders; i++) {
+			int e = pthread_create(&readers[i], NULL, reader_main, NULL);
+
+			if (e)
+				qn_errx(QN_EXIT_FAIL, "cannot start a reader thread: %s", strerror(e));
+		}
+		while (!failure && cur < ninputs) {
+			b = rq_get(cur);
+			if (b->eoi || b->fatal)
+				cur++;
 			take(b, inputs);
-		rq_stop();
-		pthread_join(reader, NULL);
+		}
+		rq_stop(readers, nreaders);
+		free(readers);
 	}
+	free(rq.in);
 	while ((b = qn_pool_next(pool)) != NULL) {
 		if (failure)
 			batch_free(b);

@@ -117,6 +117,23 @@ fails 1 "past --max-errors 150 the run fails" quern-shard -q -t "$GPT2" -o many1
 like "on the 151st bad line" "many.jsonl:151: invalid JSON.*more than 150 errors" "$(err | tr '\n' ' ')"
 ok "and publishes nothing" sh -c '[ -z "$(ls -A many150)" ]'
 
+# Several inputs read at once (-j8: two reader threads, -j16: four): the
+# same shards, and the same warnings in the order of the inputs.
+sed 's/not json/bad line/' many.jsonl > many3.jsonl
+n=$(wc -l < docs.jsonl)
+head -n $((n / 2)) docs.jsonl > docs1.jsonl
+tail -n +$((n / 2 + 1)) docs.jsonl > docs2.jsonl
+for j in 1 8 16; do
+	ok "four inputs, -j$j" quern-shard -q -t "$GPT2" -o multi$j -j$j many.jsonl docs1.jsonl many3.jsonl docs2.jsonl
+	err > multi$j.err
+done
+is "400 warnings, many.jsonl's then many3.jsonl's" "many.jsonl:1: many.jsonl:200: many3.jsonl:1: many3.jsonl:200:" \
+	"$(sed -n '1p;200p;201p;400p' multi1.err | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//')"
+ok "-j8: the same warnings in the same order" cmp multi1.err multi8.err
+ok "-j16: too" cmp multi1.err multi16.err
+ok "-j8: the same shards" diff -r multi1 multi8
+ok "-j16: too" diff -r multi1 multi16
+
 # An input that cannot be opened after a good one fails the run.
 fails 1 "a missing second input fails the run" quern-shard -q -t "$GPT2" -o missing docs.jsonl nosuch.jsonl
 like "and names it" "nosuch.jsonl" "$(err)"
