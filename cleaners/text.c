@@ -80,7 +80,14 @@ static int unicode_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc
 	int32_t n16, span, outlen, u8len;
 	size_t i;
 
-	for (i = 0; i < text->len; i++)
+	for (i = 0; i + 8 <= text->len; i += 8) {	/* ASCII 8 bytes at a time */
+		uint64_t x;
+
+		memcpy(&x, p + i, 8);
+		if (x & 0x8080808080808080ULL)
+			break;
+	}
+	for (; i < text->len; i++)
 		if (p[i] >= limit)
 			break;
 	if (i == text->len)
@@ -139,6 +146,20 @@ static void put_newline(struct qn_buf *out, unsigned *what)
 	qn_buf_putc(out, '\n');
 }
 
+/* Whether one of the 8 bytes in x is below 0x20, 0x7F, 0xC2 or 0xE2. */
+static inline int special8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t d, e, f;
+
+	d = x ^ (ones * 0x7F);
+	e = x ^ (ones * 0xC2);
+	f = x ^ (ones * 0xE2);
+	/* a byte below n (n <= 128), and zero bytes of d, e, f: exact tests */
+	return (((x - ones * 0x20) & ~x) | ((d - ones) & ~d) | ((e - ones) & ~e) |
+		((f - ones) & ~f)) & high ? 1 : 0;
+}
+
 unsigned qn_clean_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc)
 {
 	struct qn_buf *out = &c->tmp2;
@@ -153,8 +174,20 @@ unsigned qn_clean_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc)
 	qn_buf_reset(out);
 	qn_buf_grow(out, n + 1);
 	for (i = 0; i < n; i++) {
-		unsigned char b = p[i];
+		unsigned char b;
 
+		if (i + 8 <= n) {	/* 8 plain bytes are copied at once */
+			uint64_t x;
+
+			memcpy(&x, p + i, 8);
+			if (!special8(x)) {
+				memcpy(out->data + out->len, &x, 8);	/* room was made above */
+				out->len += 8;
+				i += 7;
+				continue;
+			}
+		}
+		b = p[i];
 		if (b >= 0x20 && b != 0x7f && b != 0xC2 && b != 0xE2) {
 			out->data[out->len++] = (char)b;	/* room was made above */
 			continue;

@@ -61,6 +61,45 @@ static void norm(struct qn_cleaner *c, const char *in, int nfkc, const char *wan
 	qn_buf_release(&b);
 }
 
+/*
+ * Normalization looks at 8 bytes at a time: each kind of byte it must
+ * stop at, at every offset of two 8-byte blocks, between plain letters
+ * (and a letter with an accent, which must pass untouched).
+ */
+static void test_normalize_offsets(struct qn_cleaner *c)
+{
+	static const struct { const char *in, *out; unsigned what; } k[] = {
+		{ "\x01", "", NORM_CONTROL }, { "\x1f", "", NORM_CONTROL },
+		{ "\x7f", "", NORM_CONTROL }, { "\xc2\x80", "", NORM_CONTROL },
+		{ "\xc2\x9f", "", NORM_CONTROL }, { "\r", "\n", NORM_LINE_ENDS },
+		{ "\xc2\x85", "\n", NORM_LINE_ENDS }, { "\xe2\x80\xa9", "\n", NORM_LINE_ENDS },
+		{ "\n", "\n", 0 }, { "\t", "\t", 0 }, { "\xc2\xa0", "\xc2\xa0", 0 },
+		{ "\xe2\x80\x94", "\xe2\x80\x94", 0 }, { "\xc3\xa9", "\xc3\xa9", 0 },
+		{ " ", " ", 0 }, { "~", "~", 0 },
+	};
+	struct qn_buf b = QN_BUF_INIT;
+	char in[64], want[64];
+	size_t i, off;
+	int bad = 0;
+
+	for (i = 0; i < sizeof k / sizeof k[0]; i++)
+		for (off = 1; off < 17; off++) {
+			unsigned got;
+
+			snprintf(in, sizeof in, "%.*s%s%.*s", (int)off, "abcdefghijklmnopq", k[i].in,
+				 (int)(17 - off), "rstuvwxyzABCDEFGH");
+			snprintf(want, sizeof want, "%.*s%s%.*s", (int)off, "abcdefghijklmnopq", k[i].out,
+				 (int)(17 - off), "rstuvwxyzABCDEFGH");
+			qn_buf_reset(&b);
+			qn_buf_puts(&b, in);
+			got = qn_clean_normalize(c, &b, 0);
+			if ((strcmp(qn_buf_str(&b), want) || got != k[i].what) && bad++ < 5)
+				printf("# normalize case %zu at %zu: got '%s' (%u)\n", i, off, qn_buf_str(&b), got);
+		}
+	is_int(bad, 0, "normalize: controls and line ends at every offset of 8-byte blocks");
+	qn_buf_release(&b);
+}
+
 static void test_normalize(struct qn_cleaner *c)
 {
 	norm(c, "plain text\n", 0, "plain text\n", 0, "plain text is left alone");
@@ -74,6 +113,7 @@ static void test_normalize(struct qn_cleaner *c)
 	norm(c, "a\n \n\t\n \nb", 0, "a\n\nb", NORM_TRAILING_SPACE | NORM_BLANK_LINES,
 	     "lines of blanks are blank lines");
 	norm(c, "", 0, "", 0, "nothing");
+	test_normalize_offsets(c);
 }
 
 static void test_luhn(void)
