@@ -1413,6 +1413,12 @@ static int cmd_shard(int argc, char **argv)
 		qn_errx(QN_EXIT_FAIL, "%s", err.msg);
 	}
 	qn_config_release(&cfg);
+	/* The tokenizer is an input too: lineage runs from a shard to it. */
+	if (qn_manifest_file(manifest, opt.tokenizer, QN_INPUT, &err) < 0) {
+		qn_manifest_run_end(manifest, 0, err.msg, NULL);
+		qn_manifest_close(manifest);
+		qn_errx(QN_EXIT_FAIL, "%s", err.msg);
+	}
 
 	memset(&meta, 0, sizeof meta);
 	snprintf(meta.format, sizeof meta.format, "%s", opt.format);

@@ -16,6 +16,16 @@ ok "collect documents" quern-collect -q -o docs.jsonl $src
 ok "train a 2000-id tokenizer" quern-bpe-train -q --vocab-size 2000 -o tok.json docs.jsonl
 ok "shard with it" quern-shard -q -t tok.json -o own --shard-tokens 50k --val-fraction 0.1 docs.jsonl
 ok "verify" quern-shard verify -q own
+if command -v sqlite3 >/dev/null 2>&1; then
+	is "the tokenizer is an input of the shard run, so lineage reaches it" \
+		"$T/tok.json" \
+		"$(sqlite3 "$QUERN_MANIFEST" "SELECT f.path FROM run_files rf JOIN files f ON f.id = rf.file
+			JOIN runs r ON r.id = rf.run WHERE r.tool = 'quern-shard' AND rf.role = 'input' AND f.path LIKE '%tok.json'")"
+	like "lineage of a shard names the tokenizer run" "quern-bpe-train" "$(quern-manifest lineage own/train_000000.bin)"
+else
+	skip "the tokenizer is an input of the shard run" "sqlite3 not installed"
+	skip "lineage of a shard names the tokenizer run" "sqlite3 not installed"
+fi
 like "shards.meta has the vocabulary" "^vocab_size 2000$" "$(cat own/shards.meta)"
 like "the end-of-text id" "^eot [0-9]+$" "$(grep '^eot' own/shards.meta)"
 eot=$(sed -n 's/^eot //p' own/shards.meta)
