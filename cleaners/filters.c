@@ -153,6 +153,23 @@ static inline uint64_t gram_hash(const struct qn_word *w, size_t i, int n)
 	return h;
 }
 
+/* gram_hash with n a constant in each case, so that its loop unrolls. */
+static inline uint64_t gram_hash_n(const struct qn_word *w, size_t i, int n)
+{
+	switch (n) {
+	case 2: return gram_hash(w, i, 2);
+	case 3: return gram_hash(w, i, 3);
+	case 4: return gram_hash(w, i, 4);
+	case 5: return gram_hash(w, i, 5);
+	case 6: return gram_hash(w, i, 6);
+	case 7: return gram_hash(w, i, 7);
+	case 8: return gram_hash(w, i, 8);
+	case 9: return gram_hash(w, i, 9);
+	case 10: return gram_hash(w, i, 10);
+	default: return gram_hash(w, i, n);
+	}
+}
+
 static size_t gram_chars(const struct qn_word *w, size_t i, int n)
 {
 	size_t k, s = 0;
@@ -296,7 +313,7 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 			if (g > 2 && !(c->rep[i] & c->rep[i + 1] & need))
 				continue;
 			c->gp[cand] = (uint32_t)i;
-			c->gh[cand++] = gram_hash(w, i, g);
+			c->gh[cand++] = gram_hash_n(w, i, g);
 		}
 		if (cand <= 2 * PART_KEYS) {
 			count_top(c, c->gh, c->gp, cand, mark, &bestcount, &bestfirst);
@@ -362,7 +379,7 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 			if ((unsigned)(c->rep[i] >> 3) < need)
 				continue;
 			c->gp[cand] = (uint32_t)i;
-			c->gh[cand++] = gram_hash(w, i, g);
+			c->gh[cand++] = gram_hash_n(w, i, g);
 		}
 		htab_reset(&c->ht, cand);
 		for (k = 0; k < cand; k++) {
