@@ -331,27 +331,37 @@ static struct qn_word *new_word(struct qn_cleaner *c)
 	return &c->w[c->nw++];
 }
 
-static uint64_t fnv(const char *s, size_t n)
+#define FNV_START 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+/* FNV-1a of s[0..n) continued from h. */
+static inline uint64_t fnv_more(uint64_t h, const unsigned char *s, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+		h = (h ^ s[i]) * FNV_PRIME;
 	return h;
+}
+
+static uint64_t fnv(const char *s, size_t n)
+{
+	return fnv_more(FNV_START, (const unsigned char *)s, n);
 }
 
 static int is_stop(const char *s, size_t n)
 {
-	static const char *const stop[] = { "the", "be", "to", "of", "and", "that", "have", "with" };
-	size_t i;
-
-	if (n < 2 || n > 4)
+	/* the, be, to, of, and, that, have, with: by length */
+	switch (n) {
+	case 2:
+		return !memcmp(s, "be", 2) || !memcmp(s, "to", 2) || !memcmp(s, "of", 2);
+	case 3:
+		return !memcmp(s, "the", 3) || !memcmp(s, "and", 3);
+	case 4:
+		return !memcmp(s, "that", 4) || !memcmp(s, "have", 4) || !memcmp(s, "with", 4);
+	default:
 		return 0;
-	for (i = 0; i < sizeof stop / sizeof stop[0]; i++)
-		if (strlen(stop[i]) == n && !memcmp(stop[i], s, n))
-			return 1;
-	return 0;
+	}
 }
 
 /* Splits s[0..n), a run of no-space-script text, at ICU word boundaries. */
@@ -479,6 +489,8 @@ size_t qn_clean_words(struct qn_cleaner *c, const char *s, size_t n,
 			struct qn_word *w;
 			size_t k = 1;
 			int any_alpha = alpha, all_punct = b < 0x80 ? ascii_punct[b] : in_punct_set(cp);
+			/* the word's hash, fnv(s + start, i - start), as it is read */
+			uint64_t h = fnv_more(FNV_START, p + start, j - start);
 
 			i = j;
 			while (i < n) {
@@ -491,6 +503,7 @@ size_t qn_clean_words(struct qn_cleaner *c, const char *s, size_t n,
 						break;
 					any_alpha |= d > '9';
 					all_punct = 0;
+					h = (h ^ d) * FNV_PRIME;
 					i++;
 					k++;
 					continue;
@@ -501,6 +514,7 @@ size_t qn_clean_words(struct qn_cleaner *c, const char *s, size_t n,
 					break;
 				any_alpha |= a2;
 				all_punct &= in_punct_set(e);
+				h = fnv_more(h, p + i, j - i);
 				i = j;
 				k++;
 			}
@@ -510,7 +524,7 @@ size_t qn_clean_words(struct qn_cleaner *c, const char *s, size_t n,
 			w->nchars = (uint32_t)k;
 			w->flags = (any_alpha ? W_ALPHA : 0) | (all_punct ? W_SYMBOL : 0) |
 				   (is_stop(s + start, i - start) ? W_STOP : 0);
-			w->hash = fnv(s + start, i - start);
+			w->hash = h;
 		}
 	}
 	*words = c->w;
