@@ -69,10 +69,8 @@ void qn_cleaner_free(struct qn_cleaner *c)
 		ubrk_close(c->brk);
 	htab_release(&c->ht);
 	free(c->rep);
-	free(c->gh);
-	free(c->gp);
-	free(c->gh2);
-	free(c->gp2);
+	free(c->gk);
+	free(c->gk2);
 	pii_free(c->pii);
 	rules_scratch_free(c->rs);
 	free(c);

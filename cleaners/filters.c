@@ -180,12 +180,12 @@ static size_t gram_chars(const struct qn_word *w, size_t i, int n)
 }
 
 /*
- * Counts the n-grams of keys gh[0..n) at positions gp[0..n) (in
+ * Counts the n-grams of keys gk[0..n).key at positions gk[0..n).pos (in
  * increasing order): marks the positions of those seen more than once in
  * rep, and keeps the most frequent, the first seen among equals, in
  * *bestcount and *bestfirst.  The slot of the key PF ahead is prefetched.
  */
-static void count_top(struct qn_cleaner *c, const uint64_t *gh, const uint32_t *gp, size_t n,
+static void count_top(struct qn_cleaner *c, const struct gkey *gk, size_t n,
 		      unsigned char mark, size_t *bestcount, size_t *bestfirst)
 {
 	size_t k;
@@ -193,11 +193,11 @@ static void count_top(struct qn_cleaner *c, const uint64_t *gh, const uint32_t *
 	htab_reset(&c->ht, n);
 	for (k = 0; k < n; k++) {
 		const struct hslot *h;
-		size_t i = gp[k];
+		size_t i = gk[k].pos;
 
 		if (k + PF < n)
-			htab_prefetch(&c->ht, gh[k + PF]);
-		h = &c->ht.s[htab_add(&c->ht, gh[k], (uint32_t)i)];
+			htab_prefetch(&c->ht, gk[k + PF].key);
+		h = &c->ht.s[htab_add(&c->ht, gk[k].key, (uint32_t)i)];
 		if (h->count > 1) {
 			/* it repeats: mark it here, and where it first was */
 			c->rep[i] |= mark;
@@ -274,16 +274,12 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 	nw = qn_words_cached(c, text, n, &w);
 	if (nw + 1 > c->capslot) {
 		free(c->rep);
-		free(c->gh);
-		free(c->gp);
-		free(c->gh2);
-		free(c->gp2);
+		free(c->gk);
+		free(c->gk2);
 		c->capslot = nw + 1024;
 		c->rep = qn_xmalloc(c->capslot);
-		c->gh = qn_xmalloc(c->capslot * sizeof *c->gh);
-		c->gp = qn_xmalloc(c->capslot * sizeof *c->gp);
-		c->gh2 = qn_xmalloc(c->capslot * sizeof *c->gh2);
-		c->gp2 = qn_xmalloc(c->capslot * sizeof *c->gp2);
+		c->gk = qn_xmalloc(c->capslot * sizeof *c->gk);
+		c->gk2 = qn_xmalloc(c->capslot * sizeof *c->gk2);
 	}
 	memset(c->rep, 0, nw + 1);
 	/*
@@ -298,7 +294,7 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 	 * looked up.  rep[i] has bit n-2 set when the n-gram at i occurs more
 	 * than once.
 	 *
-	 * The candidates' positions and hashes are listed first (gp, gh), so
+	 * The candidates' positions and hashes are listed first (gk), so
 	 * the loop that counts them can ask for the table slot of the
 	 * candidate PF ahead while it works on this one: on a large document
 	 * the table is far bigger than the cache and the time is the wait
@@ -312,11 +308,11 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 		for (i = 0; i + g <= nw; i++) {
 			if (g > 2 && !(c->rep[i] & c->rep[i + 1] & need))
 				continue;
-			c->gp[cand] = (uint32_t)i;
-			c->gh[cand++] = gram_hash_n(w, i, g);
+			c->gk[cand].pos = (uint32_t)i;
+			c->gk[cand++].key = gram_hash_n(w, i, g);
 		}
 		if (cand <= 2 * PART_KEYS) {
-			count_top(c, c->gh, c->gp, cand, mark, &bestcount, &bestfirst);
+			count_top(c, c->gk, cand, mark, &bestcount, &bestfirst);
 		} else {
 			/*
 			 * A large document: the candidates split by the top bits
@@ -333,20 +329,17 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 			nparts = (size_t)1 << bits;
 			memset(start, 0, (nparts + 1) * sizeof start[0]);
 			for (k = 0; k < cand; k++)
-				start[part_of(c->gh[k], bits) + 1]++;
+				start[part_of(c->gk[k].key, bits) + 1]++;
 			for (k = 0; k < nparts; k++)
 				start[k + 1] += start[k];
 			for (k = 0; k < cand; k++) {
-				size_t o = start[part_of(c->gh[k], bits)]++;
-
-				c->gh2[o] = c->gh[k];
-				c->gp2[o] = c->gp[k];
+				c->gk2[start[part_of(c->gk[k].key, bits)]++] = c->gk[k];
 			}
 			/* start[p] is now where part p ends */
 			for (k = 0; k < nparts; k++) {
 				size_t from = k ? start[k - 1] : 0;
 
-				count_top(c, c->gh2 + from, c->gp2 + from, start[k] - from, mark,
+				count_top(c, c->gk2 + from, start[k] - from, mark,
 					  &bestcount, &bestfirst);
 			}
 		}
@@ -378,18 +371,18 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 		for (i = 0; i + g <= nw; i++) {
 			if ((unsigned)(c->rep[i] >> 3) < need)
 				continue;
-			c->gp[cand] = (uint32_t)i;
-			c->gh[cand++] = gram_hash_n(w, i, g);
+			c->gk[cand].pos = (uint32_t)i;
+			c->gk[cand++].key = gram_hash_n(w, i, g);
 		}
 		htab_reset(&c->ht, cand);
 		for (k = 0; k < cand; k++) {
 			if (k + PF < cand)
-				htab_prefetch(&c->ht, c->gh[k + PF]);
-			i = c->gp[k];
+				htab_prefetch(&c->ht, c->gk[k + PF].key);
+			i = c->gk[k].pos;
 			if (i < next)
 				continue;	/* inside the n-gram just found */
 			/* One probe: a key found again counts 2 (the extra count is harmless). */
-			if (c->ht.s[htab_add(&c->ht, c->gh[k], (uint32_t)i)].count > 1) {
+			if (c->ht.s[htab_add(&c->ht, c->gk[k].key, (uint32_t)i)].count > 1) {
 				rep += gram_chars(w, i, g);
 				next = i + (size_t)g;
 			}

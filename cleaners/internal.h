@@ -28,6 +28,12 @@ struct htab {
 	size_t mask;		/* slots in use, minus one (a power of two) */
 };
 
+/* An n-gram's hash and its position. */
+struct gkey {
+	uint64_t key;
+	uint32_t pos;
+};
+
 struct pii;
 struct rules_scratch;
 
@@ -43,10 +49,8 @@ struct qn_cleaner {
 	struct htab ht;
 	unsigned char *rep;	/* per word position: bit n-2 set if its n-gram repeats */
 	size_t capslot;
-	uint64_t *gh;		/* the n-gram hashes of the candidate positions */
-	uint32_t *gp;		/* and the positions */
-	uint64_t *gh2;		/* gh and gp split into parts */
-	uint32_t *gp2;
+	struct gkey *gk;	/* the n-gram hashes of the candidate positions */
+	struct gkey *gk2;	/* gk split into parts */
 	size_t capg;
 	struct pii *pii;
 	struct rules_scratch *rs;
