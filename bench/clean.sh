@@ -22,8 +22,8 @@ corpus=$dir/clean-docs.jsonl.zst
 db=$dir/clean-bench.db
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -f "$corpus" ] || "$build/quern-collect" -q -m "$db" -o "$corpus" /usr/share/doc /usr/share/man
-mb=$(zstd -dc "$corpus" | wc -c)
-echo "== corpus: $(zstd -dc "$corpus" | wc -l) documents, $(awk "BEGIN{printf \"%.1f\", $mb/1e6}") MB of JSONL"
+mb=$(zstd -dc < "$corpus" | wc -c)
+echo "== corpus: $(zstd -dc < "$corpus" | wc -l) documents, $(awk "BEGIN{printf \"%.1f\", $mb/1e6}") MB of JSONL"
 
 # One run: prints wall and CPU seconds, and the profile lines.
 run() {
@@ -47,7 +47,7 @@ echo "ratio to Dolma's published $dolma MB/s per core: $(awk "BEGIN{printf \"%.1
 
 # The Python peer on a slice: the same measures, no langid, no PII.
 if command -v python3 >/dev/null 2>&1; then
-	zstd -dc "$corpus" | head -c $((pymb * 1000000)) | sed '$d' > "$dir/slice.jsonl"
+	zstd -dc < "$corpus" | head -c $((pymb * 1000000)) | sed '$d' > "$dir/slice.jsonl"
 	"$build/quern-clean" -q -m "$db" -j1 --no-langid --no-gopher-repetition --no-gopher-quality --no-c4 \
 		--no-fineweb --no-pii -o "$dir/norm.jsonl" "$dir/slice.jsonl"
 	smb=$(wc -c < "$dir/norm.jsonl")
