@@ -1,12 +1,11 @@
 /*
  * html.c: main-text extraction from HTML with gumbo.
  *
- * Two walks over gumbo's tree.  measure() counts, for a node, the bytes
- * of visible text below it and how many of them sit inside links; emit()
- * writes the text out, deciding for each element whether it is kept,
- * dropped, or a block boundary.  measure() is only asked about container
- * elements (lists, divs, tables, sections), so the cost stays near one
- * pass for ordinary pages; both walks stop descending past MAX_DEPTH so a
+ * Two walks over gumbo's tree.  fill() counts, for each container element
+ * (lists, divs, tables, sections), the bytes of visible text below it and
+ * how many of them sit inside links; emit() writes the text out, deciding
+ * for each element whether it is kept, dropped, or a block boundary.  So
+ * the cost stays near two passes; both walks stop descending past MAX_DEPTH so a
  * hostile page of a million nested tags cannot exhaust the stack.
  *
  * Whitespace is collapsed as a browser does outside <pre>: the writer
@@ -225,32 +224,6 @@ static size_t visible(const char *s)
 	return n;
 }
 
-static void measure(const GumboNode *n, int in_link, int depth, struct stats *st)
-{
-	size_t i;
-
-	if (depth > MAX_DEPTH)
-		return;
-	if (n->type == GUMBO_NODE_TEXT || n->type == GUMBO_NODE_CDATA) {
-		size_t v = visible(n->v.text.text);
-
-		st->text += v;
-		if (in_link)
-			st->link += v;
-		return;
-	}
-	if (n->type != GUMBO_NODE_ELEMENT && n->type != GUMBO_NODE_TEMPLATE)
-		return;
-	if (never_text(n->v.element.tag))
-		return;
-	if (n->v.element.tag == GUMBO_TAG_A) {
-		in_link = 1;
-		st->links++;
-	}
-	for (i = 0; i < n->v.element.children.length; i++)
-		measure(n->v.element.children.data[i], in_link, depth + 1, st);
-}
-
 static int container(GumboTag t)
 {
 	switch (t) {
@@ -296,8 +269,9 @@ static void memo_put(struct memo *m, const GumboNode *n, const struct stats *st)
 }
 
 /*
- * One bottom-up pass: each container's stats, as measure() would give
- * them, from its children's; the sum for n is added into *up.
+ * The stats of the text below n (bytes visible, bytes inside links, links)
+ * are added into *up.  With a memo, one bottom-up pass also keeps each
+ * container's own stats there; without (NULL), it measures one subtree.
  */
 static void fill(struct memo *m, const GumboNode *n, int in_link, int depth, struct stats *up)
 {
@@ -324,8 +298,8 @@ static void fill(struct memo *m, const GumboNode *n, int in_link, int depth, str
 	}
 	for (i = 0; i < n->v.element.children.length; i++)
 		fill(m, n->v.element.children.data[i], in_link, depth + 1, &st);
-	/* Inside a link, a container's own stats would count no new link: as measure(n, 0). */
-	if (container(n->v.element.tag) && !in_link)
+	/* Inside a link, a container's own stats would count no new link. */
+	if (m && container(n->v.element.tag) && !in_link)
 		memo_put(m, n, &st);
 	up->text += st.text;
 	up->link += st.link;
@@ -343,7 +317,7 @@ static int link_dense(const struct writer *w, const GumboNode *n)
 	if (w->memo.cap && w->memo.key[i = slot(&w->memo, n)] == n)
 		st = w->memo.val[i];
 	else
-		measure(n, 0, 0, &st);
+		fill(NULL, n, 0, 0, &st);
 	return st.links >= 3 && st.link * 10 > st.text * 7;
 }
 
