@@ -268,7 +268,8 @@ void qn_fast_matmul_backward(float *dinp, float *dw, float *dbias,
 	int nsn = nslabs(N, SLAB_ROWS), nso = nslabs(OC, SLAB_COLS);
 
 	blas_init();
-#pragma omp parallel for schedule(static)
+	/* dynamic: the N slabs (K = OC) cost several OC slabs each */
+#pragma omp parallel for schedule(dynamic, 1)
 	for (int i = 0; i < nsn + nso; i++) {
 		int lo, hi;
 		if (i < nsn) {
