@@ -35,13 +35,23 @@ struct pass_ops {
 #undef OP_FIELD
 	void (*xent_fused)(float *probs, const int32_t *targets, float dloss,
 			   int N, int V, int Vp);
+	/* with xent_fused: the cross-entropy's and the output projection's
+	 * backward in one pass (ops_fast.c) */
+	void (*head_backward)(float *dinp, float *dwte, float *probs, const float *inp,
+			      const float *wte, const int32_t *targets, float dloss,
+			      int N, int C, int V, int Vp);
 };
+
+void qn_fast_head_backward(float *dinp, float *dwte, float *probs, const float *inp,
+			   const float *wte, const int32_t *targets, float dloss,
+			   int N, int C, int V, int Vp);
 
 static const struct pass_ops ref_ops = {
 #define OP_REF(n) .n = qn_ref_##n,
 	QN_OP_LIST(OP_REF)
 #undef OP_REF
 	.xent_fused = NULL,
+	.head_backward = NULL,
 };
 
 static const struct pass_ops fast_ops = {
@@ -49,6 +59,7 @@ static const struct pass_ops fast_ops = {
 	QN_OP_LIST(OP_FAST)
 #undef OP_FAST
 	.xent_fused = qn_fast_softmax_xent_backward_inplace,
+	.head_backward = qn_fast_head_backward,
 };
 
 #define REAL float

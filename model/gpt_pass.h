@@ -13,7 +13,8 @@
  *   OP(name)   a call target for op `name` given `const struct pass_ops *ops`
  *   struct pass_ops (may be empty of use: the double test ignores it)
  *   PASS_FUSED_XENT(ops) optional: nonzero when ops->xent_fused exists and
- *              should compute dlogits in place of the probabilities
+ *              ops->head_backward should compute dlogits in place of the
+ *              probabilities and the output projection's backward
  *
  * Activations follow llm.c (shapes with L layers, N = B*T rows).  Their
  * buffers are sized for the largest B x T; a pass over a smaller batch
@@ -158,21 +159,22 @@ static void pass_backward(const struct pass_ops *ops, const struct qn_gpt_config
 	size_t nc = (size_t)N * C, att = (size_t)B * NH * T * T;
 	REAL *dres = a[D_RESIDUAL], *dlogits = a[D_LOGITS];
 
+	memset(a[D_LNF], 0, nc * sizeof(REAL));
 #ifdef PASS_FUSED_XENT
 	if (PASS_FUSED_XENT(ops)) {
-		/* probs become dlogits in place */
-		dlogits = a[A_PROBS];
-		ops->xent_fused(dlogits, tgt, (REAL)1 / N, N, cfg->vocab, Vp);
+		/* probs become dlogits in place, chunk by chunk with the
+		 * output projection's backward */
+		ops->head_backward(a[D_LNF], g[QN_WTE], a[A_PROBS], a[A_LNF], p[QN_WTE],
+				   tgt, (REAL)1 / N, N, C, cfg->vocab, Vp);
 	} else
 #endif
 	{
 		memset(dlogits, 0, (size_t)N * Vp * sizeof *dlogits);
 		OP(softmax_xent_backward)(dlogits, a[A_PROBS], tgt, (REAL)1 / N, N,
 					  cfg->vocab, Vp);
+		OP(matmul_backward)(a[D_LNF], g[QN_WTE], NULL, dlogits, a[A_LNF],
+				    p[QN_WTE], N, C, Vp);
 	}
-	memset(a[D_LNF], 0, nc * sizeof(REAL));
-	OP(matmul_backward)(a[D_LNF], g[QN_WTE], NULL, dlogits, a[A_LNF], p[QN_WTE],
-			    N, C, Vp);
 	memset(dres, 0, nc * sizeof *dres);
 	OP(layernorm_backward)(dres, g[QN_LNFW], g[QN_LNFB], a[D_LNF],
 			       a[A_RESIDUAL3] + (size_t)(L - 1) * nc, p[QN_LNFW],

@@ -506,6 +506,79 @@ void qn_fast_softmax_xent_backward_inplace(float *probs, const int32_t *targets,
 	}
 }
 
+/*
+ * The output projection's backward with the cross-entropy's in place
+ * (gpt.c's fused path): probs [N,Vp] become dlogits as in
+ * qn_fast_softmax_xent_backward_inplace, then dwte += dlogits^T inp and
+ * dinp += dlogits wte, one vocabulary chunk of HEAD_CHUNK columns at a
+ * time, so the chunk is read from memory once and stays in L2 for its
+ * two sgemms (instead of three passes over the whole N x Vp buffer).
+ * Each chunk owns its rows of dwte; dinp's sum over the vocabulary is
+ * split into HEAD_GROUPS runs of consecutive chunks, each summed into its
+ * own partial, and the partials added in order: the shapes and the order
+ * depend on Vp alone, not on the thread count.
+ */
+#define HEAD_CHUNK 512
+#define HEAD_GROUPS 8
+
+void qn_fast_head_backward(float *dinp, float *dwte, float *probs, const float *inp,
+			   const float *wte, const int32_t *targets, float dloss,
+			   int N, int C, int V, int Vp);
+
+void qn_fast_head_backward(float *dinp, float *dwte, float *probs, const float *inp,
+			   const float *wte, const int32_t *targets, float dloss,
+			   int N, int C, int V, int Vp)
+{
+	int nch = (Vp + HEAD_CHUNK - 1) / HEAD_CHUNK;
+	int ng = nch < HEAD_GROUPS ? nch : HEAD_GROUPS;
+	size_t nc = (size_t)N * C;
+	float *part = malloc(ng * nc * sizeof *part);
+
+	if (!part) {
+		qn_fast_softmax_xent_backward_inplace(probs, targets, dloss, N, V, Vp);
+		qn_fast_matmul_backward(dinp, dwte, NULL, probs, inp, wte, N, C, Vp);
+		return;
+	}
+	blas_init();
+#pragma omp parallel
+	{
+#pragma omp for schedule(dynamic, 1)
+		for (int g = 0; g < ng; g++) {
+			int c0 = (int)((long)nch * g / ng), c1 = (int)((long)nch * (g + 1) / ng);
+			for (int c = c0; c < c1; c++) {
+				int lo = c * HEAD_CHUNK, hi = lo + HEAD_CHUNK < Vp ? lo + HEAD_CHUNK : Vp;
+				int vhi = hi < V ? hi : V;
+				for (int n = 0; n < N; n++) {
+					float *p = probs + (size_t)n * Vp;
+					int t = targets[n];
+					float pt = p[t];
+#pragma omp simd
+					for (int i = lo; i < vhi; i++)
+						p[i] *= dloss;
+					if (t >= lo && t < hi)
+						p[t] = (pt - 1.0f) * dloss;
+					for (int i = vhi > lo ? vhi : lo; i < hi; i++)
+						p[i] = 0;
+				}
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, C, N,
+					    1.0f, probs + lo, Vp, inp, C, 1.0f,
+					    dwte + (size_t)lo * C, C);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, hi - lo,
+					    1.0f, probs + lo, Vp, wte + (size_t)lo * C, C,
+					    c == c0 ? 0.0f : 1.0f, part + g * nc, C);
+			}
+		}
+#pragma omp for schedule(static)
+		for (size_t i = 0; i < nc; i++) {
+			float s = dinp[i];
+			for (int g = 0; g < ng; g++)
+				s += part[g * nc + i];
+			dinp[i] = s;
+		}
+	}
+	free(part);
+}
+
 void qn_fast_adamw(float *params, const float *grads, float *m, float *v, size_t n,
 		   float lr, float beta1, float beta2, float eps, float wd, int t)
 {
