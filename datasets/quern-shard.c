@@ -1048,22 +1048,8 @@ static void write_shards(void)
 /* Removes tmpdir and what is in it. */
 static void remove_tmpdir(void)
 {
-	DIR *d;
-	struct dirent *e;
-
-	if (!tmpdir || !(d = opendir(tmpdir)))
-		return;
-	while ((e = readdir(d)) != NULL) {
-		char *p;
-
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		p = qn_xasprintf("%s/%s", tmpdir, e->d_name);
-		unlink(p);
-		free(p);
-	}
-	closedir(d);
-	rmdir(tmpdir);
+	if (tmpdir)
+		qn_remove_scratch_dir(tmpdir);
 }
 
 /* Removes the temporary directories of runs in DIR whose process is gone. */

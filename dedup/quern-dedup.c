@@ -654,26 +654,6 @@ static char *scratch_dir(void)
 	return d;
 }
 
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		char *p;
-
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		p = qn_xasprintf("%s/%s", dir, e->d_name);
-		unlink(p);
-		free(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 /* Copies stdin into a file in dir (the steps read their input twice). */
 static char *save_stdin(const char *dir)
 {
@@ -1085,7 +1065,7 @@ int main(int argc, char **argv)
 		free(idx[i]);
 	free(idx);
 	if (scratch) {
-		remove_dir(scratch);
+		qn_remove_scratch_dir(scratch);
 		free(scratch);
 	}
 	c = failure ? QN_EXIT_FAIL : QN_EXIT_OK;

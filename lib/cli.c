@@ -1,6 +1,7 @@
 /*
  * cli.c: program edges: messages, exit codes, option values (see cli.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -235,4 +236,24 @@ const char *qn_config_json(struct qn_config *c)
 void qn_config_release(struct qn_config *c)
 {
 	qn_buf_release(&c->json);
+}
+
+void qn_remove_scratch_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *p;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		p = qn_xasprintf("%s/%s", dir, e->d_name);
+		unlink(p);
+		free(p);
+	}
+	closedir(d);
+	rmdir(dir);
 }

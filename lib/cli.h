@@ -70,4 +70,11 @@ void qn_config_strv(struct qn_config *c, const char *key, char *const *v, int n)
 const char *qn_config_json(struct qn_config *c);
 void qn_config_release(struct qn_config *c);
 
+/*
+ * Removes a program's scratch directory: the files directly in dir, then
+ * dir itself (no recursion).  Best effort, for cleanup paths: errors are
+ * ignored, and a missing dir is no error.
+ */
+void qn_remove_scratch_dir(const char *dir);
+
 #endif
