@@ -36,6 +36,14 @@ struct collect_limits {
 };
 extern struct collect_limits limits;
 
+/*
+ * 1 (the default): a file read whole whose bytes are plain text, or gzip
+ * members of plain text, goes straight to its document (libdeflate, no
+ * libarchive reader).  The general path gives the same results for the
+ * same bytes; tests set 0 to compare against it.
+ */
+extern int collect_shortcuts;
+
 enum item_kind { IT_FILE, IT_STDIN, IT_ERROR };
 enum outcome { R_DOC, R_SKIP };
 

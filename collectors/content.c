@@ -34,6 +34,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,7 @@ const char *const reason_name[NREASONS] = {
 };
 
 struct collect_limits limits = { (uint64_t)64 << 20, 200, 4 };
+int collect_shortcuts = 1;
 
 /* Per-worker scratch, reused from file to file. */
 struct scratch {
@@ -82,7 +85,13 @@ struct scratch {
 	struct qn_hasher *hasher;
 	uint64_t raw;
 	int seeked, raw_eof;
-	size_t peek_len, peek_pos;	/* bytes in buf read ahead, not yet handed out */
+	const unsigned char *peek;	/* the bytes read ahead: buf, or whole */
+	size_t peek_len, peek_pos;	/* bytes in peek, and how many handed out */
+	unsigned char *whole;		/* a file read whole, when larger than buf */
+	size_t whole_cap;
+	struct libdeflate_decompressor *inflater;	/* gzip files read whole */
+	unsigned char *gz;		/* what they decompress to */
+	size_t gz_cap;
 	unsigned char buf[READ_CHUNK];
 };
 
@@ -106,6 +115,9 @@ void scratch_free(struct scratch *s)
 	qn_buf_release(&s->title);
 	qn_buf_release(&s->meta);
 	qn_buf_release(&s->line);
+	free(s->whole);
+	free(s->gz);
+	libdeflate_free_decompressor(s->inflater);
 	free(s);
 }
 
@@ -942,7 +954,7 @@ static long fd_read(void *ctx, void *dst, size_t n)
 	if (s->peek_pos < s->peek_len) {
 		if (n > s->peek_len - s->peek_pos)
 			n = s->peek_len - s->peek_pos;
-		memcpy(dst, s->buf + s->peek_pos, n);
+		memcpy(dst, s->peek + s->peek_pos, n);
 		s->peek_pos += n;
 		return (long)n;
 	}
@@ -966,7 +978,7 @@ static la_ssize_t la_read(struct archive *a, void *client, const void **out)
 	long n;
 
 	if (s->peek_pos < s->peek_len) {
-		*out = s->buf + s->peek_pos;
+		*out = s->peek + s->peek_pos;
 		n = (long)(s->peek_len - s->peek_pos);
 		s->peek_pos = s->peek_len;
 		return n;
@@ -1187,6 +1199,233 @@ out:
 		qn_buf_release(text);
 }
 
+/*
+ * Reads the start of the file into s->peek: the whole file when it is a
+ * regular file of at most --max-doc-bytes (one read for most files: a
+ * short read at its size is its end), else up to READ_CHUNK bytes.
+ * 0, or -1 with errno.
+ */
+static int read_ahead(struct scratch *s)
+{
+	unsigned char *dst = s->buf;
+	size_t cap = sizeof s->buf;
+
+	if (s->regular && s->size >= sizeof s->buf && s->size < limits.max_doc_bytes) {
+		cap = (size_t)s->size + 1;	/* one byte more: a file that grew is not whole */
+		if (s->whole_cap < cap) {
+			free(s->whole);
+			s->whole = qn_xmalloc(cap);
+			s->whole_cap = cap;
+		}
+		dst = s->whole;
+	}
+	s->peek = dst;
+	while (s->peek_len < cap) {
+		ssize_t n;
+
+		do
+			n = read(s->fd, dst + s->peek_len, cap - s->peek_len);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			s->raw_eof = 1;
+			break;
+		}
+		qn_hasher_update(s->hasher, dst + s->peek_len, (size_t)n);
+		s->peek_len += (size_t)n;
+		s->raw += (uint64_t)n;
+		if (s->regular && s->raw == s->size && s->peek_len < cap) {
+			s->raw_eof = 1;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Frees what one large file left in the scratch. */
+static void trim_scratch(struct scratch *s)
+{
+	size_t keep = 4 * (size_t)TEXT_CHUNK;
+
+	if (s->whole_cap > keep) {
+		free(s->whole);
+		s->whole = NULL;
+		s->whole_cap = 0;
+	}
+	if (s->gz_cap > keep) {
+		free(s->gz);
+		s->gz = NULL;
+		s->gz_cap = 0;
+	}
+}
+
+/* Makes s->gz hold at least n bytes and a NUL, keeping its first len. */
+static void gz_reserve(struct scratch *s, size_t n, size_t len)
+{
+	if (s->gz_cap >= n + 1)
+		return;
+	if (len)
+		s->gz = qn_xrealloc(s->gz, n + 1);
+	else {
+		free(s->gz);
+		s->gz = qn_xmalloc(n + 1);
+	}
+	s->gz_cap = n + 1;
+}
+
+/*
+ * The gzip file p[0..n) decompressed whole into s->gz, member after
+ * member as libarchive's gzip filter reads them: after a member, bytes
+ * that start like a gzip header are the next member, anything else is
+ * ignored.  At most cap bytes come out, and no more is allocated than
+ * that.  Returns the length, or -1 for anything else (corrupt,
+ * truncated, over cap): libarchive reads such a file, so that its
+ * messages and the bomb accounting stay the reference.
+ */
+static long gunzip_whole(struct scratch *s, const unsigned char *p, size_t n, size_t cap)
+{
+	size_t len = 0, avail;
+	uint32_t isize;
+
+	if (n < 18)
+		return -1;
+	if (!s->inflater && !(s->inflater = libdeflate_alloc_decompressor()))
+		abort();	/* out of memory for its tables (tens of KiB) */
+	/* The trailer's ISIZE is the (last) member's size modulo 2^32: a first guess. */
+	isize = (uint32_t)p[n - 4] | (uint32_t)p[n - 3] << 8 | (uint32_t)p[n - 2] << 16 |
+		(uint32_t)p[n - 1] << 24;
+	avail = isize > cap ? cap : isize;
+	if (avail < 4 * n && 4 * n <= cap)
+		avail = 4 * n;
+	gz_reserve(s, avail, 0);
+	while (n) {
+		size_t in_used, out_got;
+		enum libdeflate_result r;
+
+		r = libdeflate_gzip_decompress_ex(s->inflater, p, n, s->gz + len, avail - len,
+						  &in_used, &out_got);
+		if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
+			if (avail == cap)
+				return -1;
+			avail = avail > cap / 2 ? cap : 2 * avail + 4096;
+			if (avail > cap)
+				avail = cap;
+			gz_reserve(s, avail, len);
+			continue;	/* the member again, with room */
+		}
+		if (r != LIBDEFLATE_SUCCESS)
+			return -1;
+		len += out_got;
+		p += in_used;
+		n -= in_used;
+		/* libarchive takes what follows for a member only from its first 10 bytes. */
+		if (n < 10 || p[0] != 0x1f || p[1] != 0x8b || p[2] != 8)
+			break;
+	}
+	s->gz[len] = '\0';
+	return (long)len;
+}
+
+/*
+ * Whether libarchive (3.6, with new_reader's formats and every filter)
+ * takes the stream p[0..n) for plain bytes, and content() for one text:
+ * then the text goes straight to text_doc.  Conservative: anything that
+ * might be claimed says no, and the file takes the libarchive path.
+ * What is looked at: a NUL in the first bytes (binary; and every
+ * heuristic of a format without a magic number, legacy lzma's and iso's,
+ * needs one); magic numbers at the start; a JSONL or WARC start; a tar
+ * header's checksum field; a line starting "begin" in the first 128 KiB
+ * (uudecode's bidder); "PK\5\6" in the last 16 KiB of a file that can be
+ * seeked (zip's end of central directory).
+ */
+static int plain_text(const unsigned char *p, size_t n, int seekable)
+{
+	const unsigned char *q, *end;
+	size_t i;
+
+	if (n == 0 || n > limits.max_doc_bytes || memchr(p, '\0', n < SNIFF_BYTES ? n : SNIFF_BYTES))
+		return 0;
+	if (container_magic(p, n) || (n >= 5 && !memcmp(p, "WARC/", 5)))
+		return 0;
+	for (i = 0; i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'); i++)
+		;
+	if (i < n && p[i] == '{')
+		return 0;
+	if (n >= 2 && (!memcmp(p, "PK", 2) || !memcmp(p, "MZ", 2)))
+		return 0;
+	if (n >= 4 && ((p[2] == 'M' && p[3] == 0x18) || !memcmp(p, "LRZI", 4) ||
+		       !memcmp(p, "GRZi", 4) || !memcmp(p, "\xed\xab\xee\xdb", 4) ||
+		       !memcmp(p, "0707", 4) || !memcmp(p, "\x7f" "ELF", 4)))
+		return 0;
+	if (n >= 7 && p[2] == '-' && p[3] == 'l' && p[6] == '-')
+		return 0;	/* lha */
+	if (n >= 512) {
+		for (i = 148; i < 155 && p[i] == ' '; i++)
+			;
+		if (p[i] >= '0' && p[i] <= '7')
+			return 0;	/* a tar checksum, maybe */
+	}
+	end = p + (n < (136 << 10) ? n : 136 << 10);
+	for (q = p; (q = memmem(q, (size_t)(end - q), "begin", 5)) != NULL; q += 5)
+		if (q == p || q[-1] == '\n' || q[-1] == '\r')
+			return 0;
+	if (seekable) {
+		q = n > (16 << 10) + 22 ? p + n - (16 << 10) - 22 : p;
+		if (memmem(q, (size_t)(p + n - q), "PK\x05\x06", 4))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * A file read whole whose content libarchive would give as one plain
+ * text, straight or through gzip: its document, without libarchive.
+ * Returns 1 when done so, 0 for the general path.  Every result is the
+ * one raw_stream gives for the same bytes.
+ */
+static int whole_file(struct ctx *c)
+{
+	struct scratch *s = c->s;
+	const unsigned char *p = s->peek;
+	size_t n = s->peek_len;
+	struct hints h;
+
+	memset(&h, 0, sizeof h);
+	h.name = c->it->path;
+	if (n == 0) {
+		skip(c, NULL, SK_EMPTY, 0, "0 bytes");
+		return 1;
+	}
+	if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+		uint64_t raw = s->raw > s->size ? s->raw : s->size;
+		uint64_t budget = limits.max_ratio * raw + BOMB_FLOOR;
+		uint64_t cap = budget < limits.max_doc_bytes ? budget : limits.max_doc_bytes;
+		long len;
+		size_t old;
+
+		if (cap > (uint64_t)LONG_MAX / 2)
+			cap = (uint64_t)LONG_MAX / 2;
+		len = gunzip_whole(s, p, n, (size_t)cap);
+		if (len < 0)
+			return 0;
+		/* A gzip'd WARC is read by the WARC reader from the raw bytes. */
+		if (len >= 5 && !memcmp(s->gz, "WARC/", 5) && warc_sniff(p, n))
+			return 0;
+		if (!plain_text(s->gz, (size_t)len, 0))
+			return 0;
+		c->expanded += (uint64_t)len;
+		old = loc_push(c, "filter", "gzip");
+		text_doc(c, (const char *)s->gz, (size_t)len, &h);
+		loc_pop(c, old);
+		return 1;
+	}
+	if (!plain_text(p, n, s->regular) || warc_sniff(p, n))
+		return 0;
+	text_doc(c, (const char *)p, n, &h);
+	return 1;
+}
+
 void collect_bytes(struct item *it, struct scratch *s, const void *p, size_t n,
 		   struct qn_buf *json)
 {
@@ -1223,6 +1462,7 @@ void collect_item(struct item *it, struct scratch *s, struct qn_buf *json)
 	s->raw = s->size = 0;
 	s->regular = 0;
 	s->seeked = s->raw_eof = 0;
+	s->peek = s->buf;
 	s->peek_len = s->peek_pos = 0;
 	s->hasher = qn_hasher_new();
 	if (it->kind == IT_STDIN) {
@@ -1289,23 +1529,13 @@ void collect_item(struct item *it, struct scratch *s, struct qn_buf *json)
 		goto out;
 	}
 	/* Read ahead: a WARC is read from its raw bytes. */
-	while (s->peek_len < sizeof s->buf) {
-		do
-			n = read(s->fd, s->buf + s->peek_len, sizeof s->buf - s->peek_len);
-		while (n < 0 && errno == EINTR);
-		if (n < 0) {
-			file_error(it, strerror(errno));
-			goto out;
-		}
-		if (n == 0) {
-			s->raw_eof = 1;
-			break;
-		}
-		qn_hasher_update(s->hasher, s->buf + s->peek_len, (size_t)n);
-		s->peek_len += (size_t)n;
-		s->raw += (uint64_t)n;
+	if (read_ahead(s) < 0) {
+		file_error(it, strerror(errno));
+		goto out;
 	}
-	if (warc_sniff(s->buf, s->peek_len)) {
+	if (s->raw_eof && collect_shortcuts && whole_file(&c))
+		goto done;
+	if (warc_sniff(s->peek, s->peek_len)) {
 		warc_read_all(&c, fd_read, s, 0);
 		goto done;
 	}
@@ -1335,7 +1565,7 @@ again:
 		 * on the first block.  Such a file, without the magic of a
 		 * real compressor, is read as the bytes it is.
 		 */
-		if (!plain && !strong_magic(s->buf, s->peek_len) && lseek(s->fd, 0, SEEK_SET) == 0) {
+		if (!plain && !strong_magic(s->peek, s->peek_len) && lseek(s->fd, 0, SEEK_SET) == 0) {
 			archive_read_free(a);
 			a = NULL;
 			qn_hasher_free(s->hasher);
@@ -1374,6 +1604,7 @@ done:
 out:
 	it->raw_bytes = s->raw;
 	archive_read_free(a);
+	trim_scratch(s);
 	qn_hasher_free(s->hasher);
 	s->hasher = NULL;
 	if (it->kind != IT_STDIN)

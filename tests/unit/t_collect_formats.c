@@ -7,11 +7,18 @@
  * with collect_item as quern-collect reads a file, and every member must
  * come out as its document, with its locator.  RAR has no writer: the
  * CLI tests cannot make one either, so RAR is read but not tested.
+ *
+ * Then the shortcut for plain and gzip'd text (files read whole, gzip
+ * undone by libdeflate) against the general path through libarchive: on
+ * texts, gzip members of every kind (several, empty, with header fields,
+ * trailing bytes, truncated, corrupt, bombs) and texts that libarchive
+ * would take for something else, every result must be the same.
  */
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../tap.h"
 #include "../../collectors/collect.h"
@@ -132,6 +139,245 @@ static void collect_path(const char *path, struct got *g)
 	qn_buf_release(&json);
 	qn_json_free(j);
 	scratch_free(s);
+}
+
+/* One gzip member of p[0..n) appended to out; flags: 1 name, 2 comment, 4 extra, 8 header CRC. */
+static void gz_member(struct qn_buf *out, const void *p, size_t n, int flags)
+{
+	z_stream z;
+	gz_header h;
+	static unsigned char extra[] = "XYab";
+
+	memset(&z, 0, sizeof z);
+	memset(&h, 0, sizeof h);
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		abort();
+	h.name = flags & 1 ? (Bytef *)"name.txt" : NULL;
+	h.comment = flags & 2 ? (Bytef *)"a comment" : NULL;
+	h.extra = flags & 4 ? extra : NULL;
+	h.extra_len = flags & 4 ? 4 : 0;
+	h.hcrc = (flags & 8) != 0;
+	h.os = 3;
+	deflateSetHeader(&z, &h);
+	qn_buf_grow(out, deflateBound(&z, n) + 64);
+	z.next_in = (Bytef *)p;
+	z.avail_in = (uInt)n;
+	z.next_out = (Bytef *)out->data + out->len;
+	z.avail_out = (uInt)(out->cap - out->len - 1);
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+		abort();
+	out->len += z.total_out;
+	deflateEnd(&z);
+}
+
+/* Every result of collecting path, and the JSON of its documents, as one string. */
+static void collect_all(const char *path, struct qn_buf *out)
+{
+	struct scratch *s = scratch_new();
+	struct qn_buf json = QN_BUF_INIT;
+	struct item it;
+	int i;
+
+	memset(&it, 0, sizeof it);
+	it.kind = IT_FILE;
+	it.path = qn_xstrdup(path);
+	it.source = qn_xasprintf("file://%s", path);
+	collect_item(&it, s, &json);
+	qn_buf_reset(out);
+	for (i = 0; i < it.nres; i++) {
+		struct result *r = &it.res[i];
+
+		qn_buf_appendf(out, "%s %s %d %.32s %s [%s] %s %llu\n",
+			       r->outcome == R_DOC ? "doc" : "skip", reason_name[r->reason], r->error,
+			       r->id, r->source ? r->source : "-", r->locator, r->msg ? r->msg : "",
+			       (unsigned long long)r->text_bytes);
+		if (r->outcome == R_DOC)
+			qn_buf_append(out, json.data + r->json_off, r->json_len);
+	}
+	qn_buf_appendf(out, "raw %llu hashed %d %016llx%016llx error %s\n",
+		       (unsigned long long)it.raw_bytes, it.hashed,
+		       (unsigned long long)it.hash.hi, (unsigned long long)it.hash.lo,
+		       it.error ? it.error : "-");
+	item_release(&it);
+	qn_buf_release(&json);
+	scratch_free(s);
+}
+
+/* The file p[0..n) collected with and without the shortcut: the same results. */
+static void same_both_ways(const char *what, const void *p, size_t n)
+{
+	struct qn_buf a = QN_BUF_INIT, b = QN_BUF_INIT;
+
+	put_file(tap_path("short.in"), p, n);
+	collect_shortcuts = 1;
+	collect_all(tap_path("short.in"), &a);
+	collect_shortcuts = 0;
+	collect_all(tap_path("short.in"), &b);
+	collect_shortcuts = 1;
+	if (!ok(a.len == b.len && !memcmp(a.data, b.data, a.len), "shortcut: %s", what)) {
+		printf("#   shortcut:\n%s#   general:\n%s", a.data, b.data);
+	}
+	qn_buf_release(&a);
+	qn_buf_release(&b);
+}
+
+/* Texts and gzip files, each also compressed, cut and damaged. */
+static void shortcut_tests(void)
+{
+	static const char *const texts[] = {
+		"hello\n",
+		".TH LS 1\n.SH NAME\nls \\- list \\fBdirectory\\fR contents\n\"quoted\"\ttab\n",
+		"{\"text\":\"a JSONL document\"}\n{\"text\":\"another\"}\n",
+		"  \n{\"text\":\"JSONL after blank lines\"}\n",
+		"WARC/1.0\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:x>\r\nContent-Length: 3\r\n\r\nabc\r\n\r\n",
+		"text\nbegin 644 f.txt\n#86)C\n`\nend\n",
+		"begin-base64 644 f\nYWJj\n====\n",
+		"<!DOCTYPE html><html><head><title>T</title></head><body><p>a page</p></body></html>\n",
+		"caf\xe9 cr\xe8me br\xfbl\xe9\n",
+		"caf\xc3\xa9 UTF-8\n",
+		"\xef\xbb\xbf" "BOM then text\n",
+		"\xff\xfeh\0i\0\n\0",
+		"bin\0ary\n",
+		"07070 not quite cpio\n",
+		"PK is not always zip\n",
+		"MZ is not always an exe\n",
+		"ab-lh5- lha\n",
+		"!<arch>\nnot really\n",
+		"BZh91AY&SY not bzip2\n",
+		"\x1f\x8b not gzip\n",
+		"",
+	};
+	struct qn_buf in = QN_BUF_INIT, gz = QN_BUF_INIT, big = QN_BUF_INIT;
+	char what[160];
+	size_t i, k;
+	uint64_t saved_max = limits.max_doc_bytes, saved_ratio = limits.max_ratio;
+
+	/* A long text of man-page lines; a tar-like text with an octal checksum field. */
+	for (i = 0; big.len < (1536 << 10); i++)
+		qn_buf_appendf(&big, ".SH LINE %zu\n\\fBword\\fR %llx \"q\"\n", i,
+			       (unsigned long long)tap_rand());
+	for (i = 0; i < sizeof texts / sizeof texts[0] + 3; i++) {
+		const char *t;
+		size_t tn;
+		char tarish[600];
+
+		if (i < sizeof texts / sizeof texts[0]) {
+			t = texts[i];
+			tn = !strncmp(t, "\xff\xfe", 2) ? 10 : !strncmp(t, "bin", 3) ? 8 : strlen(t);
+		} else if (i == sizeof texts / sizeof texts[0]) {
+			t = big.data;
+			tn = big.len;
+		} else if (i == sizeof texts / sizeof texts[0] + 1) {
+			memset(tarish, 'x', sizeof tarish);
+			memcpy(tarish + 148, " 012345", 7);
+			t = tarish;
+			tn = sizeof tarish;
+		} else {
+			/* Ends in something like a zip's end of central directory. */
+			qn_buf_set(&in, big.data, 70000);
+			qn_buf_append(&in, "PK\x05\x06\x01\x01\x01\x01", 8);
+			t = in.data;
+			tn = in.len;
+		}
+		snprintf(what, sizeof what, "text %zu as it is", i);
+		same_both_ways(what, t, tn);
+		for (k = 0; k < 16; k++) {
+			qn_buf_reset(&gz);
+			gz_member(&gz, t, tn, (int)(k & 15));
+			snprintf(what, sizeof what, "text %zu in gzip, header fields %zu", i, k & 15);
+			same_both_ways(what, gz.data, gz.len);
+		}
+		/* Several members, an empty one, and what may follow the last. */
+		qn_buf_reset(&gz);
+		gz_member(&gz, t, tn / 2, 0);
+		gz_member(&gz, "", 0, 0);
+		gz_member(&gz, t + tn / 2, tn - tn / 2, 1);
+		snprintf(what, sizeof what, "text %zu in three gzip members", i);
+		same_both_ways(what, gz.data, gz.len);
+		k = gz.len;
+		qn_buf_append(&gz, "trailing garbage", 16);
+		snprintf(what, sizeof what, "text %zu in gzip, then garbage", i);
+		same_both_ways(what, gz.data, gz.len);
+		gz.len = k;
+		qn_buf_append(&gz, "\0\0\0\0", 4);
+		snprintf(what, sizeof what, "text %zu in gzip, then zeros", i);
+		same_both_ways(what, gz.data, gz.len);
+		gz.len = k;
+		qn_buf_append(&gz, "\x1f\x8b\x08\x00\0\0\0\0\0\x03garbage", 17);
+		snprintf(what, sizeof what, "text %zu in gzip, then a broken member", i);
+		same_both_ways(what, gz.data, gz.len);
+		gz.len = k;
+		qn_buf_append(&gz, "\x1f\x8b\x08\xe0\0\0\0\0\0\x03garbage", 17);
+		snprintf(what, sizeof what, "text %zu in gzip, then a member with reserved flags", i);
+		same_both_ways(what, gz.data, gz.len);
+		/* Compressed twice. */
+		qn_buf_reset(&in);
+		gz_member(&in, t, tn, 0);
+		qn_buf_reset(&gz);
+		gz_member(&gz, in.data, in.len, 0);
+		snprintf(what, sizeof what, "text %zu in gzip twice", i);
+		same_both_ways(what, gz.data, gz.len);
+		/* Cut and damaged. */
+		qn_buf_reset(&gz);
+		gz_member(&gz, t, tn, 0);
+		for (k = 1; k < 6; k++) {
+			size_t cut = k * gz.len / 6;
+
+			snprintf(what, sizeof what, "text %zu in gzip, cut at %zu of %zu", i, cut, gz.len);
+			same_both_ways(what, gz.data, cut);
+		}
+		gz.data[gz.len - 6] ^= 1;	/* the CRC */
+		snprintf(what, sizeof what, "text %zu in gzip, a bad CRC", i);
+		same_both_ways(what, gz.data, gz.len);
+		gz.data[gz.len - 6] ^= 1;
+		gz.data[gz.len - 2] ^= 1;	/* the size */
+		snprintf(what, sizeof what, "text %zu in gzip, a bad size", i);
+		same_both_ways(what, gz.data, gz.len);
+		gz.data[gz.len - 2] ^= 1;
+		if (gz.len > 20) {
+			gz.data[gz.len / 2] ^= 0x55;
+			snprintf(what, sizeof what, "text %zu in gzip, a damaged block", i);
+			same_both_ways(what, gz.data, gz.len);
+			gz.data[gz.len / 2] ^= 0x55;
+		}
+		/* Limits: too large, and a bomb, as text and as gzip. */
+		if (tn > 100) {
+			limits.max_doc_bytes = tn - 1;
+			snprintf(what, sizeof what, "text %zu over --max-doc-bytes", i);
+			same_both_ways(what, t, tn);
+			snprintf(what, sizeof what, "text %zu in gzip over --max-doc-bytes", i);
+			same_both_ways(what, gz.data, gz.len);
+			limits.max_doc_bytes = tn;
+			snprintf(what, sizeof what, "text %zu in gzip at --max-doc-bytes", i);
+			same_both_ways(what, gz.data, gz.len);
+			limits.max_doc_bytes = saved_max;
+		}
+	}
+	/* Bombs: the budget is max-ratio times the file plus 1 MiB. */
+	qn_buf_reset(&in);
+	for (i = 0; i < (3 << 20); i += 64)
+		qn_buf_append(&in, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 64);
+	qn_buf_reset(&gz);
+	gz_member(&gz, in.data, in.len, 0);
+	same_both_ways("3 MiB of a in gzip (a bomb)", gz.data, gz.len);
+	limits.max_ratio = 2000;
+	same_both_ways("the same with --max-ratio 2000", gz.data, gz.len);
+	limits.max_doc_bytes = 1 << 20;
+	same_both_ways("and --max-doc-bytes 1M", gz.data, gz.len);
+	limits.max_doc_bytes = saved_max;
+	limits.max_ratio = saved_ratio;
+	/* A tar in gzip, as a .tar.gz is. */
+	{
+		static char tbuf[1 << 16];
+		size_t tn = write_archive("ustar", ARCHIVE_FILTER_NONE, members, NMEMBERS, tbuf, sizeof tbuf);
+
+		qn_buf_reset(&gz);
+		gz_member(&gz, tbuf, tn, 0);
+		same_both_ways("a tar in gzip", gz.data, gz.len);
+	}
+	qn_buf_release(&in);
+	qn_buf_release(&gz);
+	qn_buf_release(&big);
 }
 
 int main(void)
@@ -274,6 +520,7 @@ int main(void)
 		ok(g.errors >= 1, "truncated at %zu of %zu: an error", cut, n);
 		ok(g.docs <= NMEMBERS, "truncated at %zu: no more documents than members", cut);
 	}
+	shortcut_tests();
 	tap_cleanup();
 	return done_testing();
 }
