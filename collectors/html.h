@@ -1,8 +1,9 @@
 /*
  * html.h: the main text of an HTML page, as readable plain text.
  *
- * The page is parsed by gumbo (an HTML5 parser, so any tag soup gives a
- * tree the way a browser would build it) and the tree is written out as
+ * The page is parsed by html.c's own tokenizer and tree builder (the
+ * parts of HTML5's parsing rules that decide where text ends up: implied
+ * end tags, raw text, scopes; see html.c) and the tree is written out as
  * text: headings, paragraphs, list items (with "- " or "1. "), table rows
  * (cells between " | "), definition lists and preformatted code (kept
  * verbatim) each on their own lines, blocks apart by a blank line.
@@ -22,10 +23,11 @@
 #include "buf.h"
 
 /*
- * Appends the main text of the UTF-8 page p[0..n) to out (valid UTF-8,
+ * Appends the main text of the UTF-8 page p[0..n) to out (valid UTF-8 if p is,
  * no blank lines at either end).  If title is not NULL, it is set to the
- * page's <title>, whitespace collapsed.  Returns 0, or -1 if gumbo could
- * not parse the page.
+ * page's <title>, whitespace collapsed.  Any bytes are parsed (none is an
+ * error); the time is linear in n.  Returns 0 (-1 is reserved for a page
+ * that cannot be parsed).  Thread-safe.
  */
 int html_extract(const char *p, size_t n, struct qn_buf *out, struct qn_buf *title);
 
