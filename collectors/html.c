@@ -94,10 +94,38 @@ static const char *const tag_names[T_COUNT] = {
 #undef X
 };
 
+/*
+ * Words in class and id values that name boilerplate.  A value is split
+ * into words at every character that is not a letter or digit, so
+ * "sphinxsidebarwrapper" is not "sidebar", but "mobile-nav" holds "nav";
+ * a word that starts with one of the prefixes marked '*' matches too
+ * ("sphinxsidebar", "navbar").
+ */
+static const char *const boiler_words[] = {
+	"nav", "navbar", "navigation", "navlinks", "menu", "menubar", "sidebar",
+	"sidenav", "breadcrumb", "breadcrumbs", "related", "footer", "masthead",
+	"banner", "cookie", "cookies", "consent", "share", "sharing", "social",
+	"advert", "advertisement", "ads", "ad", "sponsor", "skip", "skiplink",
+	"pagination", "pager", "toolbar", "topbar", "subscribe", "newsletter",
+	"popup", "modal", "comments", "widget", "searchbox", "search", "signup",
+	"login", "sphinxsidebar", "sphinxsidebarwrapper", "copyright",
+	NULL
+};
+
+/*
+ * The words above in a hash set, and each byte's lowercase form if it is
+ * an ASCII letter or digit (0 if not), both filled once by tables_init:
+ * class values are on most elements (syntax highlighting puts one on
+ * every token), so the test must not cost a search per word.
+ */
+enum { BOILER_HASH = 256 };
+static unsigned char boiler_hash[BOILER_HASH];	/* index + 1 into boiler_words; 0 empty */
+static unsigned char alnum_lower[256];
+
 /* Tag name to enum: an open-addressing table filled once. */
 enum { TAG_HASH = 512 };
 static unsigned char tag_hash[TAG_HASH];
-static pthread_once_t tag_once = PTHREAD_ONCE_INIT;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static unsigned hash_name(const char *s, size_t n)
 {
@@ -109,9 +137,9 @@ static unsigned hash_name(const char *s, size_t n)
 	return h;
 }
 
-static void tag_init(void)
+static void tables_init(void)
 {
-	int t;
+	int t, c;
 
 	for (t = T_OTHER + 1; t < T_COUNT; t++) {
 		unsigned h = hash_name(tag_names[t], strlen(tag_names[t])) & (TAG_HASH - 1);
@@ -120,6 +148,16 @@ static void tag_init(void)
 			h = (h + 1) & (TAG_HASH - 1);
 		tag_hash[h] = (unsigned char)t;
 	}
+	for (t = 0; boiler_words[t]; t++) {
+		unsigned h = hash_name(boiler_words[t], strlen(boiler_words[t])) & (BOILER_HASH - 1);
+
+		while (boiler_hash[h])
+			h = (h + 1) & (BOILER_HASH - 1);
+		boiler_hash[h] = (unsigned char)(t + 1);
+	}
+	for (c = 0; c < 256; c++)
+		alnum_lower[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 :
+						 (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : 0);
 }
 
 /* s[0..n) is already lowercase. */
@@ -234,61 +272,42 @@ static int heading(int t)
 	return t >= T_H1 && t <= T_H6;
 }
 
-/*
- * Words in class and id values that name boilerplate.  A value is split
- * into words at every character that is not a letter or digit, so
- * "sphinxsidebarwrapper" is not "sidebar", but "mobile-nav" holds "nav";
- * a word that starts with one of the prefixes marked '*' matches too
- * ("sphinxsidebar", "navbar").
- */
-static const char *const boiler_words[] = {
-	"nav", "navbar", "navigation", "navlinks", "menu", "menubar", "sidebar",
-	"sidenav", "breadcrumb", "breadcrumbs", "related", "footer", "masthead",
-	"banner", "cookie", "cookies", "consent", "share", "sharing", "social",
-	"advert", "advertisement", "ads", "ad", "sponsor", "skip", "skiplink",
-	"pagination", "pager", "toolbar", "topbar", "subscribe", "newsletter",
-	"popup", "modal", "comments", "widget", "searchbox", "search", "signup",
-	"login", "sphinxsidebar", "sphinxsidebarwrapper", "copyright",
-	NULL
-};
-
-/* The first letters of boiler_words, as a bit set over 'a'..'z'. */
-static const uint32_t boiler_first =
-	1u << ('a' - 'a') | 1u << ('b' - 'a') | 1u << ('c' - 'a') | 1u << ('f' - 'a') |
-	1u << ('l' - 'a') | 1u << ('m' - 'a') | 1u << ('n' - 'a') | 1u << ('p' - 'a') |
-	1u << ('r' - 'a') | 1u << ('s' - 'a') | 1u << ('t' - 'a') | 1u << ('w' - 'a');
-
-static int boiler_word(const char *word, size_t k)
+static int boiler_word(const char *word, size_t k, unsigned h)
 {
-	int i;
+	unsigned i;
 
-	if (k < 2 || word[0] < 'a' || word[0] > 'z' || !(boiler_first >> (word[0] - 'a') & 1))
-		return 0;
-	for (i = 0; boiler_words[i]; i++)
-		if (boiler_words[i][0] == word[0] && !strcmp(word, boiler_words[i]))
+	for (i = h & (BOILER_HASH - 1); boiler_hash[i]; i = (i + 1) & (BOILER_HASH - 1)) {
+		const char *b = boiler_words[boiler_hash[i] - 1];
+
+		if (!strncmp(b, word, k) && !b[k])
 			return 1;
-	return !strncmp(word, "sidebar", 7) || !strncmp(word, "navbar", 6) ||
-	       !strncmp(word, "breadcrumb", 10) || !strncmp(word, "footer", 6) ||
-	       (k > 7 && !strcmp(word + k - 7, "sidebar"));
+	}
+	return (k >= 7 && !memcmp(word, "sidebar", 7)) || (k >= 6 && !memcmp(word, "navbar", 6)) ||
+	       (k >= 10 && !memcmp(word, "breadcrumb", 10)) || (k >= 6 && !memcmp(word, "footer", 6)) ||
+	       (k > 7 && !memcmp(word + k - 7, "sidebar", 7));
 }
 
 static int boiler_value(const char *v, size_t n)
 {
-	const char *end = v + n;
+	const unsigned char *s = (const unsigned char *)v, *end = s + n;
 	char word[64];
 
-	while (v < end) {
+	while (s < end) {
 		size_t k = 0;
+		unsigned h = 2166136261u;
 
-		while (v < end && !isalnum((unsigned char)*v))
-			v++;
-		while (v < end && isalnum((unsigned char)*v)) {
-			if (k + 1 < sizeof word)
-				word[k++] = (char)tolower((unsigned char)*v);
-			v++;
+		while (s < end && !alnum_lower[*s])
+			s++;
+		while (s < end && alnum_lower[*s]) {
+			unsigned char c = alnum_lower[*s++];
+
+			if (k + 1 < sizeof word) {
+				word[k++] = (char)c;
+				h = (h ^ c) * 16777619u;
+			}
 		}
 		word[k] = '\0';
-		if (boiler_word(word, k))
+		if (k >= 2 && boiler_word(word, k, h))
 			return 1;
 	}
 	return 0;
@@ -1275,7 +1294,7 @@ int html_extract(const char *p, size_t n, struct qn_buf *out, struct qn_buf *tit
 	struct parser *ps;
 	struct writer w;
 
-	pthread_once(&tag_once, tag_init);
+	pthread_once(&tables_once, tables_init);
 	ps = qn_xcalloc(1, sizeof *ps);
 	ps->title = title;
 	if (title)
