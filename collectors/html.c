@@ -122,6 +122,11 @@ enum { BOILER_HASH = 256 };
 static unsigned char boiler_hash[BOILER_HASH];	/* index + 1 into boiler_words; 0 empty */
 static unsigned char alnum_lower[256];
 
+/* Byte classes for the scanners, and each byte in ASCII lowercase. */
+enum { C_SPACE = 1, C_TAG_END = 2, C_STOP = 4, C_LT = 8 };
+static unsigned char byte_class[256], lower[256];
+static uint8_t tag_len[256];
+
 /* Tag name to enum: an open-addressing table filled once. */
 enum { TAG_HASH = 512 };
 static unsigned char tag_hash[TAG_HASH];
@@ -155,21 +160,27 @@ static void tables_init(void)
 			h = (h + 1) & (BOILER_HASH - 1);
 		boiler_hash[h] = (unsigned char)(t + 1);
 	}
-	for (c = 0; c < 256; c++)
+	for (t = T_OTHER + 1; t < T_COUNT; t++)
+		tag_len[t] = (uint8_t)strlen(tag_names[t]);
+	for (c = 0; c < 256; c++) {
+		int space = c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+
 		alnum_lower[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 :
 						 (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : 0);
+		lower[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		byte_class[c] = (unsigned char)((space ? C_SPACE : 0) | (space || c == '/' || c == '>' ? C_TAG_END : 0) |
+						(c == '&' || c == '\r' || c == 0 ? C_STOP : 0) | (c == '<' ? C_LT : 0));
+	}
 }
 
-/* s[0..n) is already lowercase. */
-static enum tag tag_lookup(const char *s, size_t n)
+/* s[0..n) is already lowercase; h is hash_name(s, n). */
+static enum tag tag_lookup(const char *s, size_t n, unsigned h)
 {
-	unsigned h = hash_name(s, n) & (TAG_HASH - 1);
+	for (h &= TAG_HASH - 1; tag_hash[h]; h = (h + 1) & (TAG_HASH - 1)) {
+		int t = tag_hash[h];
 
-	for (; tag_hash[h]; h = (h + 1) & (TAG_HASH - 1)) {
-		const char *name = tag_names[tag_hash[h]];
-
-		if (!strncmp(name, s, n) && !name[n])
-			return (enum tag)tag_hash[h];
+		if (tag_len[t] == n && !memcmp(tag_names[t], s, n))
+			return (enum tag)t;
 	}
 	return T_OTHER;
 }
@@ -279,7 +290,7 @@ static int boiler_word(const char *word, size_t k, unsigned h)
 	for (i = h & (BOILER_HASH - 1); boiler_hash[i]; i = (i + 1) & (BOILER_HASH - 1)) {
 		const char *b = boiler_words[boiler_hash[i] - 1];
 
-		if (!strncmp(b, word, k) && !b[k])
+		if (!memcmp(b, word, k + 1))
 			return 1;
 	}
 	return (k >= 7 && !memcmp(word, "sidebar", 7)) || (k >= 6 && !memcmp(word, "navbar", 6)) ||
@@ -388,7 +399,18 @@ static void brk(struct writer *w, int n)
 
 static int is_space(unsigned char c)
 {
-	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+	return byte_class[c] & C_SPACE;
+}
+
+/* Whether s[0..n) is lit (lowercase) in any case. */
+static int name_is(const char *s, const char *lit, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (lower[(unsigned char)s[i]] != (unsigned char)lit[i])
+			return 0;
+	return 1;
 }
 
 static void put_text(struct writer *w, const char *s, size_t n)
@@ -405,17 +427,23 @@ static void put_text(struct writer *w, const char *s, size_t n)
 	while (i < n) {
 		size_t j = i;
 
-		while (j < n && !is_space((unsigned char)s[j]))
-			j++;
-		if (j > i) {
-			flush(w);
-			qn_buf_append(w->out, s + i, j - i);
-		}
-		if (j < n) {
+		if (is_space((unsigned char)s[i])) {
 			w->space = 1;
-			while (j < n && is_space((unsigned char)s[j]))
-				j++;
+			while (i < n && is_space((unsigned char)s[i]))
+				i++;
+			continue;
 		}
+		/* Words apart by single spaces are written as they are, in one piece. */
+		for (;;) {
+			while (j < n && !is_space((unsigned char)s[j]))
+				j++;
+			if (j + 1 < n && s[j] == ' ' && !is_space((unsigned char)s[j + 1]))
+				j += 2;
+			else
+				break;
+		}
+		flush(w);
+		qn_buf_append(w->out, s + i, j - i);
 		i = j;
 	}
 }
@@ -626,56 +654,66 @@ static size_t char_ref(struct qn_buf *b, const char *s, const char *end)
 }
 
 /*
- * Appends s[0..n) to the arena, decoding character references (if refs),
- * reading CR LF and CR as LF and dropping NUL; returns the visible bytes.
+ * Appends the text from s to the arena, up to end or (if stop_lt) the
+ * next '<', decoding character references (if refs), reading CR LF and
+ * CR as LF and dropping NUL.  Returns where it stopped; *vis gets the
+ * visible bytes written.  Decoding never makes text longer (the shortest
+ * reference, "&lt" or "&#9", is 3 bytes for at most 3), so an arena as
+ * large as the page never grows.
  */
-static size_t decode(struct qn_buf *b, const char *s, size_t n, int refs)
+static const char *decode(struct qn_buf *b, const char *s, const char *end, int refs, int stop_lt,
+			  size_t *vis_out)
 {
-	const char *end = s + n;
+	const unsigned char mask = (unsigned char)(C_STOP | (stop_lt ? C_LT : 0));
 	size_t vis = 0;
+	char *d;
 
-	qn_buf_grow(b, n);
+	if (b->cap - b->len < (size_t)(end - s) + 1)
+		qn_buf_grow(b, (size_t)(end - s));
+	d = b->data + b->len;
 	while (s < end) {
-		const char *r = s;
+		unsigned char c = (unsigned char)*s;
 
-		while (r < end && *r != '&' && *r != '\r' && *r) {
-			vis += !is_space((unsigned char)*r);
-			r++;
+		if (!(byte_class[c] & mask)) {
+			*d++ = (char)c;
+			vis += !(byte_class[c] & C_SPACE);
+			s++;
+			continue;
 		}
-		if (r > s) {
-			memcpy(b->data + b->len, s, (size_t)(r - s));
-			b->len += (size_t)(r - s);
-		}
-		s = r;
-		if (s == end)
+		if (c == '<')
 			break;
-		if (*s == '&') {
-			size_t before = b->len, k = refs ? char_ref(b, s, end) : 0;
+		if (c == '&') {
+			size_t k;
 
+			b->len = (size_t)(d - b->data);
+			k = refs ? char_ref(b, s, end) : 0;
 			if (k) {
-				size_t i;
-
-				for (i = before; i < b->len; i++)
-					vis += !is_space((unsigned char)b->data[i]);
+				for (; d < b->data + b->len; d++)
+					vis += !is_space((unsigned char)*d);
 				s += k;
 			} else {
-				qn_buf_putc(b, '&');
+				*d++ = '&';
 				vis++;
 				s++;
 			}
-			qn_buf_grow(b, (size_t)(end - s));
-		} else if (*s == '\r') {
-			b->data[b->len++] = '\n';
+		} else if (c == '\r') {
+			*d++ = '\n';
 			s += s + 1 < end && s[1] == '\n' ? 2 : 1;
 		} else {
 			s++;	/* NUL */
 		}
 	}
+	b->len = (size_t)(d - b->data);
 	b->data[b->len] = '\0';
-	return vis;
+	*vis_out = vis;
+	return s;
 }
 
-static void text(struct parser *ps, const char *s, size_t n, int refs)
+/*
+ * Text from p[i], up to end or (if stop_lt) the next '<', as the current
+ * element's last child; returns the position after it.
+ */
+static size_t text(struct parser *ps, const char *p, size_t i, size_t end, int refs, int stop_lt)
 {
 	struct node *cur;
 	uint32_t last;
@@ -683,20 +721,20 @@ static void text(struct parser *ps, const char *s, size_t n, int refs)
 
 	if (ps->pre_nl) {
 		ps->pre_nl = 0;
-		if (n && *s == '\n') {
-			s++;
-			n--;
-		} else if (n >= 2 && s[0] == '\r' && s[1] == '\n') {
-			s += 2;
-			n -= 2;
-		}
+		if (i < end && p[i] == '\n')
+			i++;
+		else if (i + 1 < end && p[i] == '\r' && p[i + 1] == '\n')
+			i += 2;
 	}
-	if (ps->drop || !n)
-		return;
+	if (ps->drop) {
+		const char *q = stop_lt ? memchr(p + i, '<', end - i) : NULL;
+
+		return q ? (size_t)(q - p) : end;
+	}
 	off = ps->arena.len;
-	vis = decode(&ps->arena, s, n, refs);
+	i = (size_t)(decode(&ps->arena, p + i, p + end, refs, stop_lt, &vis) - p);
 	if (ps->arena.len == off)
-		return;
+		return i;
 	if (vis)
 		ps->body = 1;
 	cur = &ps->nodes[ps->stack[ps->depth].node];
@@ -711,6 +749,7 @@ static void text(struct parser *ps, const char *s, size_t n, int refs)
 		ps->nodes[t].u.t.off = (uint32_t)off;
 		ps->nodes[t].u.t.len = (uint32_t)(ps->arena.len - off);
 	}
+	return i;
 }
 
 /* ---- tags ---- */
@@ -723,7 +762,7 @@ struct attrs {
 
 static int span_is(const char *s, size_t n, const char *lit)
 {
-	return strlen(lit) == n && !strncasecmp(s, lit, n);
+	return strlen(lit) == n && name_is(s, lit, n);
 }
 
 static int boilerplate(int tag, const struct attrs *a)
@@ -903,8 +942,9 @@ static void end_tag(struct parser *ps, int tag, uint32_t name)
 
 static int tag_char_end(unsigned char c)
 {
-	return is_space(c) || c == '/' || c == '>';
+	return byte_class[c] & C_TAG_END;
 }
+
 
 /*
  * The attributes from p[i] to the tag's '>', the interesting ones into a;
@@ -957,32 +997,32 @@ static size_t parse_attrs(const char *p, size_t n, size_t i, struct attrs *a, in
 		}
 		switch (nn) {
 		case 2:
-			if (!a->id && !strncasecmp(p + ns, "id", 2) && has_value) {
+			if (!a->id && name_is(p + ns, "id", 2) && has_value) {
 				a->id = p + vs;
 				a->id_n = vn;
 			}
 			break;
 		case 4:
-			if (!a->role && !strncasecmp(p + ns, "role", 4) && has_value) {
+			if (!a->role && name_is(p + ns, "role", 4) && has_value) {
 				a->role = p + vs;
 				a->role_n = vn;
-			} else if (!a->href && !strncasecmp(p + ns, "href", 4) && has_value) {
+			} else if (!a->href && name_is(p + ns, "href", 4) && has_value) {
 				a->href = 1;
 				a->href_hash = vn && p[vs] == '#';
 			}
 			break;
 		case 5:
-			if (!a->class_ && !strncasecmp(p + ns, "class", 5) && has_value) {
+			if (!a->class_ && name_is(p + ns, "class", 5) && has_value) {
 				a->class_ = p + vs;
 				a->class_n = vn;
 			}
 			break;
 		case 6:
-			if (!strncasecmp(p + ns, "hidden", 6))
+			if (name_is(p + ns, "hidden", 6))
 				a->hidden = 1;
 			break;
 		case 11:
-			if (!a->aria_hidden && !strncasecmp(p + ns, "aria-hidden", 11) && has_value) {
+			if (!a->aria_hidden && name_is(p + ns, "aria-hidden", 11) && has_value) {
 				a->aria_hidden = p + vs;
 				a->aria_hidden_n = vn;
 			}
@@ -1022,11 +1062,11 @@ static size_t skip_past(const char *p, size_t n, size_t i, char c)
 static void title_text(struct parser *ps, const char *s, size_t n)
 {
 	struct writer tw;
-	size_t off = ps->arena.len;
+	size_t off = ps->arena.len, vis;
 
 	memset(&tw, 0, sizeof tw);
 	tw.out = ps->title;
-	decode(&ps->arena, s, n, 1);
+	decode(&ps->arena, s, s + n, 1, 0, &vis);
 	put_text(&tw, ps->arena.data + off, ps->arena.len - off);
 	ps->arena.len = off;
 	ps->arena.data[off] = '\0';
@@ -1041,10 +1081,8 @@ static size_t markup(struct parser *ps, const char *p, size_t n, size_t i)
 	uint32_t h = 0;
 	struct attrs a;
 
-	if (i + 1 >= n) {
-		text(ps, p + i, 1, 0);
-		return n;
-	}
+	if (i + 1 >= n)
+		return text(ps, p, i, n, 0, 0);
 	if (p[i + 1] == '!') {
 		ps->pre_nl = 0;
 		if (i + 4 <= n && p[i + 2] == '-' && p[i + 3] == '-') {
@@ -1067,29 +1105,27 @@ static size_t markup(struct parser *ps, const char *p, size_t n, size_t i)
 		if (i + 2 < n && p[i + 2] == '>')
 			return i + 3;
 		if (i + 2 >= n || !isalpha((unsigned char)p[i + 2])) {
-			if (i + 2 >= n) {
-				text(ps, p + i, n - i, 0);
-				return n;
-			}
+			if (i + 2 >= n)
+				return text(ps, p, i, n, 0, 0);
 			ps->pre_nl = 0;
 			return skip_past(p, n, i + 2, '>');	/* a bogus comment */
 		}
 		end = 1;
 	} else if (!isalpha((unsigned char)p[i + 1])) {
-		text(ps, p + i, 1, 0);
-		return i + 1;
+		return text(ps, p, i, i + 1, 0, 0);
 	}
 	ps->pre_nl = 0;
 	ns = i + 1 + (size_t)end;
-	for (j = ns, k = 0; j < n && !tag_char_end((unsigned char)p[j]); j++) {
-		char c = (char)tolower((unsigned char)p[j]);
+	h = 2166136261u;
+	for (j = ns, k = 0; j < n && !(byte_class[(unsigned char)p[j]] & C_TAG_END); j++) {
+		unsigned char c = lower[(unsigned char)p[j]];
 
 		if (k < sizeof name)
-			name[k] = c;
+			name[k] = (char)c;
 		k++;
-		h = (h ^ (unsigned char)c) * 16777619u;
+		h = (h ^ c) * 16777619u;
 	}
-	tag = k <= sizeof name ? (int)tag_lookup(name, k) : T_OTHER;
+	tag = k <= sizeof name ? (int)tag_lookup(name, k, h) : T_OTHER;
 	memset(&a, 0, sizeof a);
 	j = parse_attrs(p, n, j, &a, &self_closing);
 	if (!j)
@@ -1111,7 +1147,7 @@ static size_t markup(struct parser *ps, const char *p, size_t n, size_t i)
 			ps->title_done = 1;
 		}
 		if (tag == T_XMP || tag == T_NOEMBED || tag == T_NOFRAMES)
-			text(ps, p + j, e - j, 0);
+			text(ps, p, j, e, 0, 0);
 		if (ps->stack[ps->depth].tag == tag)
 			pop(ps);
 		return e < n ? skip_past(p, n, e, '>') : n;
@@ -1135,14 +1171,12 @@ static void parse(struct parser *ps, const char *p, size_t n)
 	ps->stack[0].node = 0;
 	ps->stack[0].tag = T_ROOT;
 	while (i < n) {
-		const char *lt = ps->plaintext ? NULL : memchr(p + i, '<', n - i);
-		size_t e = lt ? (size_t)(lt - p) : n;
-
-		if (e > i)
-			text(ps, p + i, e - i, !ps->plaintext);
-		if (!lt)
-			break;
-		i = markup(ps, p, n, e);
+		if (ps->plaintext)
+			i = text(ps, p, i, n, 0, 0);
+		else if (p[i] != '<')
+			i = text(ps, p, i, n, 1, 1);
+		else
+			i = markup(ps, p, n, i);
 	}
 	while (ps->depth)
 		pop(ps);
