@@ -36,6 +36,9 @@ extern "C" {
 
 /* langid.cc: CLD2's language and score for UTF-8 text. */
 double qn_langid(const char *text, size_t n, char code[QN_LANG_CODE]);
+/* The same, with CLD2's reliability and the bytes of letters it scored. */
+double qn_langid_sample(const char *text, size_t n, char code[QN_LANG_CODE],
+			int *reliable, size_t *letters);
 
 /* ---- parameters ---- */
 
@@ -46,7 +49,7 @@ enum qn_param {
 	/* normalize */
 	P_NFKC,
 	/* langid */
-	P_LANG_MIN_SCORE, P_LANG_MAX_BYTES,
+	P_LANG_MIN_SCORE, P_LANG_MAX_BYTES, P_LANG_FIRST_BYTES, P_LANG_FIRST_MIN_SCORE,
 	/* gopher_repetition */
 	P_GR_DUP_PARA_FRAC, P_GR_DUP_PARA_CHAR_FRAC, P_GR_DUP_LINE_FRAC,
 	P_GR_DUP_LINE_CHAR_FRAC, P_GR_TOP_2, P_GR_TOP_3, P_GR_TOP_4,

@@ -156,6 +156,22 @@ static int decide(const struct qn_cleaner *c, enum qn_step step, int dry_run,
 	return 0;
 }
 
+/*
+ * The length of text's first max bytes (0 or NAN: all of it), shortened
+ * to the start of a character.
+ */
+static size_t utf8_prefix(const struct qn_buf *text, double max)
+{
+	size_t n = text->len;
+
+	if (isnan(max) || max < 1 || (double)n <= max)
+		return n;
+	n = (size_t)max;
+	while (n > 0 && ((unsigned char)text->data[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
 static int lang_listed(const struct qn_clean_config *cfg, const char *lang)
 {
 	int i;
@@ -206,14 +222,24 @@ void qn_cleaner_run(struct qn_cleaner *c, struct qn_buf *text, int dry_run,
 		return;
 
 	if (p[P_LANGID] != 0) {
-		size_t n = text->len, max = isnan(p[P_LANG_MAX_BYTES]) ? 0 : (size_t)p[P_LANG_MAX_BYTES];
+		size_t n = utf8_prefix(text, p[P_LANG_MAX_BYTES]);
+		size_t n1 = utf8_prefix(text, p[P_LANG_FIRST_BYTES]), letters;
+		double need = p[P_LANG_FIRST_MIN_SCORE];
+		int reliable, first = 0;
 
-		if (max && n > max) {
-			n = max;
-			while (n > 0 && ((unsigned char)text->data[n] & 0xC0) == 0x80)
-				n--;
+		/*
+		 * Two samples: the short first one stands when CLD2 calls its
+		 * answer reliable, the score is at least first_min_score (and
+		 * min_score), and at least half of it was letters; otherwise
+		 * the long one decides.  See langid in quern-clean(1).
+		 */
+		if (n1 < n && !isnan(need)) {
+			res->lang_score = qn_langid_sample(text->data, n1, res->lang, &reliable, &letters);
+			first = reliable && res->lang_score >= need && 2 * letters >= n1 &&
+				!(res->lang_score < p[P_LANG_MIN_SCORE]);
 		}
-		res->lang_score = qn_langid(text->data, n, res->lang);
+		if (!first)
+			res->lang_score = qn_langid_sample(text->data, n, res->lang, &reliable, &letters);
 		res->m[M_LANG_SCORE] = res->lang_score;
 		res->measured[M_LANG_SCORE] = 1;
 		english = !strcmp(res->lang, "en");

@@ -1,8 +1,9 @@
 #!/bin/sh
 # quern-clean on good input: real Debian documents through every default
 # step, the manifest record (events, drop counters, histograms), the same
-# bytes for any -j, --dry-run, languages and meta, PII masking, the rules
-# file, the config file and --set, and the man page's examples.
+# bytes for any -j, --dry-run, languages and meta, the two language
+# samples, PII masking, the rules file, the config file and --set, and
+# the man page's examples.
 . "${QN_TOP_SRCDIR:-.}/tests/cli/lib.sh"
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -80,6 +81,31 @@ ok "--lang en" quern-clean -q --lang en -o de-en.jsonl de.jsonl
 is "drops it" 0 "$(wc -l < de-en.jsonl | tr -d ' ')"
 is "with the reason" "langid:lang|de not in en" \
 	"$(sql "SELECT rule, value FROM doc_events WHERE run = $(last_run) AND kind = 'drop'")"
+
+# Two language samples: 4.8 KB of English, then German.  The first
+# 4096 bytes are reliably English, so they stand; with one sample
+# (langid.first_bytes=0) the first 16384 bytes are mostly German.
+cat > en.txt <<'TXT'
+The river runs through the wide valley, and the farmers have worked their fields there for many generations.
+Every spring the water floods the lower meadows and leaves behind a layer of rich and fertile soil.
+The children walk to the small school on the hill, where a single teacher shows them how to read and write.
+In the evening the families gather in the square to share the news of the day and to hear the old stories.
+Visitors often remark that time seems to pass more slowly here than in the busy cities of the south.
+TXT
+(for i in 1 2 3 4 5 6 7 8 9; do cat en.txt; done; for i in $(seq 30); do cat de.txt; done) |
+	jq -Rs '{text: ., source: "test:en-de"}' | jq -c . > en-de.jsonl
+(for i in $(seq 15); do cat en.txt de.txt; done) | jq -Rs '{text: ., source: "test:mixed"}' | jq -c . > mixed.jsonl
+LANG_ONLY="--no-gopher-repetition --no-gopher-quality --no-c4 --no-fineweb --no-pii"
+ok "English, then German" quern-clean -q $LANG_ONLY -o en-de-2.jsonl en-de.jsonl
+is "the first sample stands" '{"lang":"en","lang_score":0.99}' "$(jq -c .meta en-de-2.jsonl)"
+ok "with one sample" quern-clean -q $LANG_ONLY -s langid.first_bytes=0 -o en-de-1.jsonl en-de.jsonl
+is "the first 16384 bytes decide" "de" "$(jq -r .meta.lang en-de-1.jsonl)"
+ok "with the first sample's score out of reach" quern-clean -q $LANG_ONLY -s langid.first_min_score=1.01 -o en-de-3.jsonl en-de.jsonl
+is "the same" "$(jq -c .meta en-de-1.jsonl)" "$(jq -c .meta en-de-3.jsonl)"
+ok "English and German line by line" quern-clean -q $LANG_ONLY -s langid.min_score=0 -o mixed-2.jsonl mixed.jsonl
+ok "and with one sample" quern-clean -q $LANG_ONLY -s langid.min_score=0 -s langid.first_bytes=0 -o mixed-1.jsonl mixed.jsonl
+is "an uncertain first sample leaves it to the second" "$(jq -c .meta mixed-1.jsonl)" "$(jq -c .meta mixed-2.jsonl)"
+is "which CLD2 calls German, English being boilerplate to it" "de" "$(jq -r .meta.lang mixed-2.jsonl)"
 
 # PII: placeholders, Luhn-checked cards, counts.
 cat > pii.txt <<'TXT'
