@@ -68,6 +68,7 @@ struct item {
 	enum item_kind kind;
 	char *path;		/* to open and to name in messages; "-" for stdin */
 	char *source;		/* the file:// URI (NULL for IT_ERROR) */
+	char *abspath;		/* path resolved, when the walk knows it (else NULL) */
 	/* set by the worker */
 	char *error;		/* the file could not be read at all */
 	struct result *res;

@@ -127,6 +127,7 @@ void item_release(struct item *it)
 
 	free(it->path);
 	free(it->source);
+	free(it->abspath);
 	free(it->error);
 	for (i = 0; i < it->nres; i++) {
 		free(it->res[i].source);

@@ -204,7 +204,10 @@ static void consume(struct batch *b)
 			qn_warnx("%s", it->error);
 			count_error();
 		}
-		if (!rc && it->hashed && it->kind == IT_FILE)
+		if (!rc && it->hashed && it->kind == IT_FILE && it->abspath)
+			rc = qn_manifest_file_hashed_abs(manifest, it->abspath, it->raw_bytes,
+							 it->hash, QN_INPUT, &err);
+		else if (!rc && it->hashed && it->kind == IT_FILE)
 			rc = qn_manifest_file_hashed(manifest, it->path, it->raw_bytes,
 						     it->hash, QN_INPUT, &err);
 		if (rc)
@@ -268,14 +271,25 @@ static char *file_uri(const char *abs, const char *rel)
 	return b.data;	/* detached */
 }
 
+/*
+ * A file to read: path to open, abs_root/rel for its URI.  resolved: the
+ * walk went through no symbolic link and abs_root came from realpath, so
+ * abs_root/rel is what realpath(path) would say, and the manifest need
+ * not ask again (a readlink per component of every file).
+ */
 static void add_file(const char *path, const char *abs_root, const char *rel,
-		     uint64_t size)
+		     uint64_t size, int resolved)
 {
 	struct item *it = new_item();
 
 	it->kind = IT_FILE;
 	it->path = qn_xstrdup(path);
 	it->source = file_uri(abs_root, rel);
+	if (resolved && !rel)
+		it->abspath = qn_xstrdup(abs_root);
+	else if (resolved)
+		it->abspath = qn_xasprintf("%s%s%s", abs_root,
+					   abs_root[strlen(abs_root) - 1] == '/' ? "" : "/", rel);
 	cur->bytes += size;
 	batch_done_maybe();
 	if (qn_signalled && !failure) {
@@ -443,7 +457,8 @@ static struct ent *read_dir(DIR *d, const char *path, int *np)
  * entry).  rel_off is where the path relative to the SOURCE root starts;
  * abs_root is the root's absolute path, for the URIs.
  */
-static void walk_dir(struct qn_buf *path, size_t rel_off, const char *abs_root)
+static void walk_dir(struct qn_buf *path, size_t rel_off, const char *abs_root,
+		     int resolved)
 {
 	struct ent *ents;
 	DIR *d;
@@ -473,13 +488,13 @@ static void walk_dir(struct qn_buf *path, size_t rel_off, const char *abs_root)
 				cnt.skipped[SK_LOOP]++;
 			} else {
 				push_dir(e->dev, e->ino);
-				walk_dir(path, rel_off, abs_root);
+				walk_dir(path, rel_off, abs_root, resolved);
 				depth--;
 			}
 			break;
 		case E_FILE:
 			if (selected(rel, e->name))
-				add_file(path->data, abs_root, rel, e->size);
+				add_file(path->data, abs_root, rel, e->size, resolved);
 			else
 				cnt.excluded++;
 			break;
@@ -502,12 +517,16 @@ static void walk_dir(struct qn_buf *path, size_t rel_off, const char *abs_root)
 	free(ents);
 }
 
-/* The absolute form of path: resolved when possible, else joined to the cwd. */
-static char *absolute(const char *path)
+/*
+ * The absolute form of path: resolved when possible (*resolved set), else
+ * joined to the cwd.
+ */
+static char *absolute(const char *path, int *resolved)
 {
 	char *r = realpath(path, NULL);
 	char cwd[PATH_MAX];
 
+	*resolved = r != NULL;
 	if (r)
 		return r;
 	if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
@@ -519,12 +538,16 @@ static char *absolute(const char *path)
 static void walk_source(const char *src, const struct stat *st)
 {
 	char *abs;
+	int resolved;
 
 	if (!strcmp(src, "-")) {
 		add_stdin();
 		return;
 	}
-	abs = absolute(src);
+	abs = absolute(src, &resolved);
+	/* Symbolic links followed below the root: the manifest resolves each path. */
+	if (opt.follow && S_ISDIR(st->st_mode))
+		resolved = 0;
 	if (S_ISDIR(st->st_mode)) {
 		struct qn_buf path = QN_BUF_INIT;
 		size_t rel_off;
@@ -533,14 +556,14 @@ static void walk_source(const char *src, const struct stat *st)
 		rel_off = path.len + (path.data[path.len - 1] != '/');
 		depth = 0;
 		push_dir(st->st_dev, st->st_ino);
-		walk_dir(&path, rel_off, abs);
+		walk_dir(&path, rel_off, abs, resolved);
 		depth = 0;
 		qn_buf_release(&path);
 	} else {
 		const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
 
 		if (selected(base, base))
-			add_file(src, abs, NULL, (uint64_t)st->st_size);
+			add_file(src, abs, NULL, (uint64_t)st->st_size, resolved);
 		else
 			cnt.excluded++;
 	}

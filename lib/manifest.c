@@ -782,26 +782,39 @@ static void queue_file(struct qn_manifest *m, const char *apath, uint64_t size,
 	p_text(m, r, hex);
 }
 
-int qn_manifest_file_hashed(struct qn_manifest *m, const char *path,
-			    uint64_t size, struct qn_hash128 h,
-			    enum qn_role role, struct qn_err *err)
+int qn_manifest_file_hashed_abs(struct qn_manifest *m, const char *abspath,
+				uint64_t size, struct qn_hash128 h,
+				enum qn_role role, struct qn_err *err)
 {
-	char hex[QN_HASH_HEX], *apath;
+	char hex[QN_HASH_HEX];
 	struct row *r;
 
 	if (need_run(m, err))
 		return QN_EUSAGE;
 	qn_hash_hex(h, hex);
-	apath = abs_path(path);
-	queue_file(m, apath, size, hex);
+	queue_file(m, abspath, size, hex);
 	r = queue(m, S_RUN_FILE);
 	p_int(r, m->run);
-	p_text(m, r, apath);
+	p_text(m, r, abspath);
 	p_int(r, (int64_t)size);
 	p_text(m, r, hex);
 	p_text(m, r, role == QN_INPUT ? "input" : "output");
-	free(apath);
 	return maybe_flush(m, err);
+}
+
+int qn_manifest_file_hashed(struct qn_manifest *m, const char *path,
+			    uint64_t size, struct qn_hash128 h,
+			    enum qn_role role, struct qn_err *err)
+{
+	char *apath;
+	int rc;
+
+	if (need_run(m, err))
+		return QN_EUSAGE;
+	apath = abs_path(path);
+	rc = qn_manifest_file_hashed_abs(m, apath, size, h, role, err);
+	free(apath);
+	return rc;
 }
 
 int qn_manifest_file(struct qn_manifest *m, const char *path,

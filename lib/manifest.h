@@ -67,6 +67,15 @@ int qn_manifest_file(struct qn_manifest *m, const char *path,
 int qn_manifest_file_hashed(struct qn_manifest *m, const char *path,
 			    uint64_t size, struct qn_hash128 h,
 			    enum qn_role role, struct qn_err *err);
+/*
+ * The same for a path the caller knows to be absolute and resolved, as
+ * realpath(3) would give it (no symbolic link, no "." or ".." part): it
+ * is recorded as it is.  quern-collect builds such paths as it walks,
+ * and saves a realpath (one readlink per component) per file.
+ */
+int qn_manifest_file_hashed_abs(struct qn_manifest *m, const char *abspath,
+				uint64_t size, struct qn_hash128 h,
+				enum qn_role role, struct qn_err *err);
 /* A collected document.  Recording the same id twice keeps the first. */
 int qn_manifest_doc(struct qn_manifest *m, const char *id, const char *source,
 		    const char *locator, uint64_t size, struct qn_err *err);
