@@ -33,24 +33,17 @@ struct pass_ops {
 #define OP_FIELD(n) __typeof__(qn_ref_##n) *n;
 	QN_OP_LIST(OP_FIELD)
 #undef OP_FIELD
-	void (*xent_fused)(float *probs, const int32_t *targets, float dloss,
-			   int N, int V, int Vp);
-	/* with xent_fused: the cross-entropy's and the output projection's
-	 * backward in one pass (ops_fast.c) */
-	void (*head_backward)(float *dinp, float *dwte, float *probs, const float *inp,
-			      const float *wte, const int32_t *targets, float dloss,
-			      int N, int C, int V, int Vp);
+	/* the output projection fused with the cross-entropy, by vocabulary
+	 * chunks (ops_fast.c); NULL: matmul and softmax_xent apart */
+	__typeof__(qn_fast_head_forward) *head_forward;
+	__typeof__(qn_fast_head_backward) *head_backward;
 };
-
-void qn_fast_head_backward(float *dinp, float *dwte, float *probs, const float *inp,
-			   const float *wte, const int32_t *targets, float dloss,
-			   int N, int C, int V, int Vp);
 
 static const struct pass_ops ref_ops = {
 #define OP_REF(n) .n = qn_ref_##n,
 	QN_OP_LIST(OP_REF)
 #undef OP_REF
-	.xent_fused = NULL,
+	.head_forward = NULL,
 	.head_backward = NULL,
 };
 
@@ -58,13 +51,13 @@ static const struct pass_ops fast_ops = {
 #define OP_FAST(n) .n = qn_fast_##n,
 	QN_OP_LIST(OP_FAST)
 #undef OP_FAST
-	.xent_fused = qn_fast_softmax_xent_backward_inplace,
+	.head_forward = qn_fast_head_forward,
 	.head_backward = qn_fast_head_backward,
 };
 
 #define REAL float
 #define OP(name) ops->name
-#define PASS_FUSED_XENT(ops) ((ops)->xent_fused != NULL)
+#define PASS_FUSED_XENT(ops) ((ops)->head_forward != NULL)
 #include "gpt_pass.h"
 
 struct gpt_priv {
@@ -74,6 +67,7 @@ struct gpt_priv {
 	int32_t *inputs, *targets;	/* copies from the last forward */
 	int B, T;			/* of the last forward */
 	int have_targets;
+	float *rows;			/* qn_gpt_logits' [B,T,Vp] for the fast path */
 };
 
 int qn_gpt_config_check(struct qn_gpt_config *c, struct qn_err *err)
@@ -171,9 +165,9 @@ int qn_gpt_new(struct qn_gpt **out, const struct qn_gpt_config *c, int B, int T,
 	}
 
 	total = pass_act_sizes(&cfg, B, T, as);
-	if (pv->ops->xent_fused) {
-		total -= as[D_LOGITS];
-		as[D_LOGITS] = 0;
+	if (pv->ops->head_forward) {	/* no probabilities, no dlogits */
+		total -= as[A_PROBS] + as[D_LOGITS];
+		as[A_PROBS] = as[D_LOGITS] = 0;
 	}
 	pv->acts = at = qn_xcalloc(total, sizeof(float));
 	for (int i = 0; i < A_COUNT; i++) {
@@ -182,7 +176,6 @@ int qn_gpt_new(struct qn_gpt **out, const struct qn_gpt_config *c, int B, int T,
 	}
 	pv->inputs = qn_xcalloc((size_t)B * T, sizeof(int32_t));
 	pv->targets = qn_xcalloc((size_t)B * T, sizeof(int32_t));
-	m->logits = pv->a[A_LOGITS];
 	*out = m;
 	return 0;
 }
@@ -197,6 +190,7 @@ void qn_gpt_free(struct qn_gpt *m)
 	free(pv->acts);
 	free(pv->inputs);
 	free(pv->targets);
+	free(pv->rows);
 	free(pv);
 	free(m->params);
 	free(m->grads);
@@ -315,6 +309,18 @@ float qn_gpt_forward(struct qn_gpt *m, const int32_t *inputs,
 	return m->loss;
 }
 
+const float *qn_gpt_logits(struct qn_gpt *m)
+{
+	struct gpt_priv *pv = m->priv;
+
+	if (!pv->ops->head_forward)
+		return pv->a[A_LOGITS];
+	if (!pv->rows)
+		pv->rows = qn_xmalloc((size_t)m->B * m->T * m->cfg.padded_vocab * sizeof(float));
+	qn_fast_head_logits(pv->rows, pv->a[A_LOGITS], pv->B * pv->T, m->cfg.padded_vocab);
+	return pv->rows;
+}
+
 void qn_gpt_zero_grad(struct qn_gpt *m)
 {
 	memset(m->grads, 0, m->nparams * sizeof(float));
@@ -327,7 +333,4 @@ void qn_gpt_backward(struct qn_gpt *m)
 	assert(pv->have_targets);
 	pass_backward(pv->ops, &m->cfg, m->param, m->grad, pv->a, pv->inputs,
 		      pv->targets, pv->B, pv->T);
-	/* a fused backward consumed the probabilities: no second backward */
-	if (pv->ops->xent_fused)
-		pv->have_targets = 0;
 }

@@ -74,7 +74,6 @@ struct qn_gpt {
 	float *param[QN_NPARAM];	/* views into params */
 	float *grad[QN_NPARAM];		/* views into grads */
 	size_t param_size[QN_NPARAM];
-	float *logits;			/* [B, T, Vp] of the last forward */
 	float loss;			/* mean loss of the last forward, or -1 */
 	void *priv;			/* activations and scratch */
 };
@@ -98,11 +97,16 @@ void qn_gpt_init(struct qn_gpt *m, uint64_t seed);
  */
 float qn_gpt_forward(struct qn_gpt *m, const int32_t *inputs,
 		     const int32_t *targets, int B, int T);
+/*
+ * The logits of the last forward, [B, T, Vp] for its B x T (the padded
+ * columns 0); valid until the next forward.  The fast path keeps them in
+ * another order and writes them out here (into a buffer the model owns).
+ */
+const float *qn_gpt_logits(struct qn_gpt *m);
 void qn_gpt_zero_grad(struct qn_gpt *m);
 /*
- * Adds the gradient of the last forward's mean loss to m->grads; once per
- * forward with targets (the fast path turns the probabilities into their
- * gradient in place).
+ * Adds the gradient of the last forward's mean loss to m->grads; needs a
+ * forward with targets.  The logits of that forward stay as they were.
  */
 void qn_gpt_backward(struct qn_gpt *m);
 

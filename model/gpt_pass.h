@@ -12,9 +12,10 @@
  *   REAL       float or double
  *   OP(name)   a call target for op `name` given `const struct pass_ops *ops`
  *   struct pass_ops (may be empty of use: the double test ignores it)
- *   PASS_FUSED_XENT(ops) optional: nonzero when ops->xent_fused exists and
- *              ops->head_backward should compute dlogits in place of the
- *              probabilities and the output projection's backward
+ *   PASS_FUSED_XENT(ops) optional: nonzero when ops->head_forward and
+ *              ops->head_backward replace the output projection and the
+ *              cross-entropy (forward with targets and backward), keeping
+ *              lse [N] in place of the probabilities
  *
  * Activations follow llm.c (shapes with L layers, N = B*T rows).  Their
  * buffers are sized for the largest B x T; a pass over a smaller batch
@@ -46,8 +47,9 @@ enum {
 	A_LNF_MEAN,	/* [N] */
 	A_LNF_RSTD,	/* [N] */
 	A_LOGITS,	/* [N,Vp] */
-	A_PROBS,	/* [N,Vp]; dlogits after a fused backward */
+	A_PROBS,	/* [N,Vp] (unused when the cross-entropy is fused) */
 	A_LOSSES,	/* [N] */
+	A_LSE,		/* [N] log sum exp of the logits (fused only) */
 	/* backward scratch, reused by every layer */
 	D_RESIDUAL,	/* [N,C] */
 	D_LNF,		/* [N,C] */
@@ -78,7 +80,7 @@ static size_t pass_act_sizes(const struct qn_gpt_config *c, int B, int T,
 	s[A_ATT] = L * att;
 	s[A_FCH] = s[A_FCH_GELU] = L * N * 4 * C;
 	s[A_LNF] = N * C;
-	s[A_LNF_MEAN] = s[A_LNF_RSTD] = s[A_LOSSES] = N;
+	s[A_LNF_MEAN] = s[A_LNF_RSTD] = s[A_LOSSES] = s[A_LSE] = N;
 	s[A_LOGITS] = s[A_PROBS] = N * Vp;
 	s[D_RESIDUAL] = s[D_LNF] = s[D_LN] = s[D_ATTY] = N * C;
 	s[D_LOGITS] = N * Vp;
@@ -134,11 +136,21 @@ static double pass_forward(const struct pass_ops *ops, const struct qn_gpt_confi
 	OP(layernorm_forward)(a[A_LNF], a[A_LNF_MEAN], a[A_LNF_RSTD], residual,
 			      p[QN_LNFW], p[QN_LNFB], N, C);
 	/* the padded rows of wte are zero, so the padded logits are zero */
-	OP(matmul_forward)(a[A_LOGITS], a[A_LNF], p[QN_WTE], NULL, N, C, Vp);
-	if (!tgt)
-		return -1;
-	OP(softmax_xent_forward)(a[A_LOSSES], a[A_PROBS], a[A_LOGITS], tgt, N,
-				 cfg->vocab, Vp);
+#ifdef PASS_FUSED_XENT
+	if (PASS_FUSED_XENT(ops)) {	/* the same logits with targets or without */
+		ops->head_forward(a[A_LOSSES], a[A_LSE], a[A_LOGITS], a[A_LNF], p[QN_WTE],
+				  tgt, N, C, cfg->vocab, Vp);
+		if (!tgt)
+			return -1;
+	} else
+#endif
+	{
+		OP(matmul_forward)(a[A_LOGITS], a[A_LNF], p[QN_WTE], NULL, N, C, Vp);
+		if (!tgt)
+			return -1;
+		OP(softmax_xent_forward)(a[A_LOSSES], a[A_PROBS], a[A_LOGITS], tgt, N,
+					 cfg->vocab, Vp);
+	}
 	double loss = 0;
 	for (int i = 0; i < N; i++)
 		loss += a[A_LOSSES][i];
@@ -162,10 +174,10 @@ static void pass_backward(const struct pass_ops *ops, const struct qn_gpt_config
 	memset(a[D_LNF], 0, nc * sizeof(REAL));
 #ifdef PASS_FUSED_XENT
 	if (PASS_FUSED_XENT(ops)) {
-		/* probs become dlogits in place, chunk by chunk with the
+		/* dlogits from the logits and lse, chunk by chunk with the
 		 * output projection's backward */
-		ops->head_backward(a[D_LNF], g[QN_WTE], a[A_PROBS], a[A_LNF], p[QN_WTE],
-				   tgt, (REAL)1 / N, N, C, cfg->vocab, Vp);
+		ops->head_backward(a[D_LNF], g[QN_WTE], a[A_LOGITS], a[A_LSE], a[A_LNF],
+				   p[QN_WTE], tgt, (REAL)1 / N, N, C, cfg->vocab, Vp);
 	} else
 #endif
 	{

@@ -61,11 +61,29 @@ QN_OPS_T(qn_ref_, float)
 QN_OPS_T(qn_fast_, float)
 
 /*
- * The fast path's fused cross-entropy backward, in place: the probs
- * [N,Vp] of softmax_xent_forward become dlogits = (probs - onehot) * dloss
- * (padded columns 0), saving a zeroed [N,Vp] buffer and a pass over it.
+ * The fast path's output projection fused with the cross-entropy, by
+ * vocabulary chunks (no [N,Vp] probabilities):
+ * forward: logits = inp[N,C] wte[Vp,C]^T, lse[N] = log sum_{i<V}
+ * exp(logits[n,i]), losses[N] = lse - logits[n, targets[n]] (targets
+ * NULL: the logits alone);
+ * backward: with dlogits = (softmax(logits) - onehot) * dloss (padded
+ * columns 0), dwte += dlogits^T inp and dinp += dlogits wte; the logits
+ * are left as they are.
+ * The N*Vp logits are kept in the order the chunks are computed in, not
+ * as [N,Vp]; qn_fast_head_logits writes them out as [N,Vp].
  */
-void qn_fast_softmax_xent_backward_inplace(float *probs, const int32_t *targets,
-	float dloss, int N, int V, int Vp);
+void qn_fast_head_forward(float *losses, float *lse, float *logits, const float *inp,
+	const float *wte, const int32_t *targets, int N, int C, int V, int Vp);
+void qn_fast_head_backward(float *dinp, float *dwte, const float *logits,
+	const float *lse, const float *inp, const float *wte, const int32_t *targets,
+	float dloss, int N, int C, int V, int Vp);
+void qn_fast_head_logits(float *out, const float *logits, int N, int Vp);
+
+/*
+ * Whether the fused head's loops use the AVX2+FMA build (1) or the one
+ * for any x86-64 (0); -1 asks.  Chosen by the CPU when first used; a test
+ * sets it to check both builds.  Returns the previous setting.
+ */
+int qn_fast_use_fma(int on);
 
 #endif

@@ -13,7 +13,8 @@
  * by shape alone, sums over rows are split by column, not by row, and the
  * global norm adds fixed chunks in order; so the bytes are the same run
  * to run and for any OMP_NUM_THREADS (on one machine: the exp-heavy loops
- * have an AVX2 build whose sums differ in the last bits from the SSE2 one).
+ * have AVX2 and AVX2+FMA builds whose sums differ in the last bits from
+ * the SSE2 one).
  *
  * On cores shared with other programs, OMP_WAIT_POLICY=passive matters:
  * libgomp's threads spin between parallel regions by default, taking the
@@ -32,6 +33,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "err.h"
 #include "ops.h"
 
 #define LN_EPS 1e-5f
@@ -108,6 +110,66 @@ static inline float vexp(float x)
 	float scale;
 	memcpy(&scale, &bits, sizeof scale);
 	return p * scale;
+}
+
+/*
+ * The same exp with fused multiply-adds, for the loops chosen at run time
+ * on CPUs with AVX2 and FMA (the cross-entropy's, which compute exp for
+ * every logit twice a step): the polynomial's chain of dependent
+ * operations is half as long.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HAVE_FMA_PATH 1
+#define FMA_TARGET __attribute__((target("avx2,fma")))
+
+FMA_TARGET static inline float vexp_fma(float x)
+{
+	x = x > -87.3f ? x : -87.3f;
+	x = x < 88.7f ? x : 88.7f;
+	float k = x * 1.44269504f;
+	k = (k + 12582912.0f) - 12582912.0f;
+	float r = __builtin_fmaf(k, -0.693359375f, x);
+	r = __builtin_fmaf(k, 2.12194440e-4f, r);
+	float p = 1.0f / 720;
+	p = __builtin_fmaf(p, r, 1.0f / 120);
+	p = __builtin_fmaf(p, r, 1.0f / 24);
+	p = __builtin_fmaf(p, r, 1.0f / 6);
+	p = __builtin_fmaf(p, r, 0.5f);
+	p = __builtin_fmaf(p, r, 1.0f);
+	p = __builtin_fmaf(p, r, 1.0f);
+	int32_t bits = ((int32_t)k + 127) << 23;
+	float scale;
+	memcpy(&scale, &bits, sizeof scale);
+	return p * scale;
+}
+#else
+#define HAVE_FMA_PATH 0
+#endif
+
+static pthread_once_t fma_once = PTHREAD_ONCE_INIT;
+static int fma_on;	/* AVX2 and FMA: the cross-entropy's FMA loops */
+
+static void fma_detect(void)
+{
+#if HAVE_FMA_PATH
+	__builtin_cpu_init();
+	fma_on = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+}
+
+static int use_fma(void)
+{
+	pthread_once(&fma_once, fma_detect);
+	return fma_on;
+}
+
+int qn_fast_use_fma(int on)
+{
+	int was = use_fma();
+
+	if (on >= 0)
+		fma_on = on && HAVE_FMA_PATH;
+	return was;
 }
 
 #pragma omp declare simd notinbranch
@@ -490,84 +552,158 @@ void qn_fast_softmax_xent_backward(float *dlogits, const float *probs,
 	}
 }
 
-void qn_fast_softmax_xent_backward_inplace(float *probs, const int32_t *targets,
-					   float dloss, int N, int V, int Vp)
+/*
+ * The output projection and the cross-entropy together (gpt.c's fused
+ * path), one vocabulary chunk of HEAD_CHUNK columns at a time, so that a
+ * chunk of logits is still in cache for the work on it: no [N,Vp]
+ * probabilities are kept, and the backward reads the logits once.  The
+ * logits are kept by chunks, each chunk's [N, w] contiguous (chunk c's
+ * columns [c*HEAD_CHUNK, c*HEAD_CHUNK + w) at logits + N*c*HEAD_CHUNK):
+ * a chunk's rows Vp apart would be 256 short runs, which the hardware
+ * prefetcher does not follow, and each row's first lines would miss.
+ * The shapes and the order of every sum depend on Vp alone, not on the
+ * thread count.
+ */
+#define HEAD_CHUNK 256
+#define HEAD_GROUPS 8
+
+/*
+ * A row's max and sum of exp(l - max) over its n columns of one chunk,
+ * and d[i] = exp(l[i] - lse) * dloss: built for any x86-64 (vexp, and an
+ * AVX2 clone) and with FMA (vexp_fma), chosen at run time by use_fma().
+ */
+#define CHUNK_FNS(suffix, attr, EXP) \
+attr static void chunk_lse##suffix(const float *l, int n, float *max_out, float *sum_out) \
+{ \
+	float max = -INFINITY, sum = 0; \
+	_Pragma("omp simd reduction(max:max)") \
+	for (int i = 0; i < n; i++) \
+		max = l[i] > max ? l[i] : max; \
+	_Pragma("omp simd reduction(+:sum)") \
+	for (int i = 0; i < n; i++) \
+		sum += EXP(l[i] - max); \
+	*max_out = max; \
+	*sum_out = sum; \
+} \
+attr static void chunk_dlogits##suffix(float *d, const float *l, int n, float lse, float dloss) \
+{ \
+	_Pragma("omp simd") \
+	for (int i = 0; i < n; i++) \
+		d[i] = EXP(l[i] - lse) * dloss; \
+}
+
+CHUNK_FNS(_plain, WIDE, vexp)
+#if HAVE_FMA_PATH
+CHUNK_FNS(_fma, FMA_TARGET, vexp_fma)
+#define CHUNK_CALL(name, fma, ...) ((fma) ? name##_fma(__VA_ARGS__) : name##_plain(__VA_ARGS__))
+#else
+#define CHUNK_CALL(name, fma, ...) name##_plain(__VA_ARGS__)
+#endif
+
+/*
+ * logits = inp[N,C] wte[Vp,C]^T chunk by chunk (by chunks, as above,
+ * qn_fast_head_logits gives them as [N,Vp]); each chunk's
+ * columns below V give each row a (max, sum of exp) pair, and the pairs
+ * of a row combine in chunk order into lse[n] = log sum_i exp(logits[n,i])
+ * and losses[n] = lse[n] - logits[n, targets[n]].  Without targets
+ * (NULL), only the logits.
+ */
+void qn_fast_head_forward(float *losses, float *lse, float *logits, const float *inp,
+			  const float *wte, const int32_t *targets, int N, int C, int V, int Vp)
 {
-#pragma omp parallel for schedule(static)
-	for (int n = 0; n < N; n++) {
-		float *p = probs + (size_t)n * Vp;
-		float pt = p[targets[n]];
-#pragma omp simd
-		for (int i = 0; i < V; i++)
-			p[i] *= dloss;
-		p[targets[n]] = (pt - 1.0f) * dloss;
-		for (int i = V; i < Vp; i++)
-			p[i] = 0;
+	int nch = (Vp + HEAD_CHUNK - 1) / HEAD_CHUNK;
+	float *cmax = qn_xmalloc((size_t)2 * nch * N * sizeof *cmax), *csum = cmax + (size_t)nch * N;
+	int fma = use_fma();
+
+	blas_init();
+#pragma omp parallel
+	{
+#pragma omp for schedule(dynamic, 1)
+		for (int c = 0; c < nch; c++) {
+			int lo = c * HEAD_CHUNK, hi = lo + HEAD_CHUNK < Vp ? lo + HEAD_CHUNK : Vp;
+			int vhi = hi < V ? hi : V;
+			float *blk = logits + (size_t)N * lo;
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, hi - lo, C, 1.0f,
+				    inp, C, wte + (size_t)lo * C, C, 0.0f, blk, hi - lo);
+			for (int n = 0; n < (targets ? N : 0); n++) {
+				float *mx = cmax + (size_t)c * N + n, *sm = csum + (size_t)c * N + n;
+				if (vhi > lo)
+					CHUNK_CALL(chunk_lse, fma, blk + (size_t)n * (hi - lo),
+						   vhi - lo, mx, sm);
+				else
+					*mx = -INFINITY, *sm = 0;
+			}
+		}
+#pragma omp for schedule(static)
+		for (int n = 0; n < (targets ? N : 0); n++) {
+			float max = -INFINITY;
+			double sum = 0;
+			for (int c = 0; c < nch; c++)
+				max = cmax[(size_t)c * N + n] > max ? cmax[(size_t)c * N + n] : max;
+			for (int c = 0; c < nch; c++)
+				if (csum[(size_t)c * N + n] > 0)
+					sum += csum[(size_t)c * N + n] *
+					       exp((double)cmax[(size_t)c * N + n] - max);
+			float ls = max + (float)log(sum);
+			lse[n] = ls;
+			int t = targets[n], lo = t / HEAD_CHUNK * HEAD_CHUNK;
+			int w = lo + HEAD_CHUNK < Vp ? HEAD_CHUNK : Vp - lo;
+			losses[n] = ls - logits[(size_t)N * lo + (size_t)n * w + (t - lo)];
+		}
 	}
+	free(cmax);
 }
 
 /*
- * The output projection's backward with the cross-entropy's in place
- * (gpt.c's fused path): probs [N,Vp] become dlogits as in
- * qn_fast_softmax_xent_backward_inplace, then dwte += dlogits^T inp and
- * dinp += dlogits wte, one vocabulary chunk of HEAD_CHUNK columns at a
- * time, so the chunk is read from memory once and stays in L2 for its
- * two sgemms (instead of three passes over the whole N x Vp buffer).
- * Each chunk owns its rows of dwte; dinp's sum over the vocabulary is
- * split into HEAD_GROUPS runs of consecutive chunks, each summed into its
- * own partial, and the partials added in order: the shapes and the order
- * depend on Vp alone, not on the thread count.
+ * The backward of qn_fast_head_forward for the mean loss (dloss = 1/N
+ * per row): chunk by chunk, dlogits = (softmax - onehot) * dloss from the
+ * kept logits and lse, into a chunk of scratch (padded columns 0); then
+ * dwte[chunk] += dlogits^T inp and dinp += dlogits wte[chunk] while the
+ * chunk is in cache.  Each chunk owns its rows of dwte; dinp's sum over
+ * the vocabulary is split into HEAD_GROUPS runs of consecutive chunks,
+ * each summed into its own partial, and the partials added in order.
  */
-#define HEAD_CHUNK 512
-#define HEAD_GROUPS 8
-
-void qn_fast_head_backward(float *dinp, float *dwte, float *probs, const float *inp,
-			   const float *wte, const int32_t *targets, float dloss,
-			   int N, int C, int V, int Vp);
-
-void qn_fast_head_backward(float *dinp, float *dwte, float *probs, const float *inp,
-			   const float *wte, const int32_t *targets, float dloss,
-			   int N, int C, int V, int Vp)
+void qn_fast_head_backward(float *dinp, float *dwte, const float *logits, const float *lse,
+			   const float *inp, const float *wte, const int32_t *targets,
+			   float dloss, int N, int C, int V, int Vp)
 {
 	int nch = (Vp + HEAD_CHUNK - 1) / HEAD_CHUNK;
 	int ng = nch < HEAD_GROUPS ? nch : HEAD_GROUPS;
 	size_t nc = (size_t)N * C;
-	float *part = malloc(ng * nc * sizeof *part);
+	float *part = qn_xmalloc(ng * nc * sizeof *part);
+	int fma = use_fma();
 
-	if (!part) {
-		qn_fast_softmax_xent_backward_inplace(probs, targets, dloss, N, V, Vp);
-		qn_fast_matmul_backward(dinp, dwte, NULL, probs, inp, wte, N, C, Vp);
-		return;
-	}
 	blas_init();
 #pragma omp parallel
 	{
+		float *d = qn_xmalloc((size_t)N * HEAD_CHUNK * sizeof *d);
 #pragma omp for schedule(dynamic, 1)
 		for (int g = 0; g < ng; g++) {
 			int c0 = (int)((long)nch * g / ng), c1 = (int)((long)nch * (g + 1) / ng);
 			for (int c = c0; c < c1; c++) {
 				int lo = c * HEAD_CHUNK, hi = lo + HEAD_CHUNK < Vp ? lo + HEAD_CHUNK : Vp;
-				int vhi = hi < V ? hi : V;
+				int w = hi - lo, vw = (hi < V ? hi : V) - lo;
+				if (vw < 0)
+					vw = 0;
 				for (int n = 0; n < N; n++) {
-					float *p = probs + (size_t)n * Vp;
+					float *dr = d + (size_t)n * w;
 					int t = targets[n];
-					float pt = p[t];
-#pragma omp simd
-					for (int i = lo; i < vhi; i++)
-						p[i] *= dloss;
+					CHUNK_CALL(chunk_dlogits, fma, dr,
+						   logits + (size_t)N * lo + (size_t)n * w,
+						   vw, lse[n], dloss);
 					if (t >= lo && t < hi)
-						p[t] = (pt - 1.0f) * dloss;
-					for (int i = vhi > lo ? vhi : lo; i < hi; i++)
-						p[i] = 0;
+						dr[t - lo] -= dloss;
+					for (int i = vw; i < w; i++)
+						dr[i] = 0;
 				}
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, C, N,
-					    1.0f, probs + lo, Vp, inp, C, 1.0f,
-					    dwte + (size_t)lo * C, C);
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, hi - lo,
-					    1.0f, probs + lo, Vp, wte + (size_t)lo * C, C,
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, w, C, N,
+					    1.0f, d, w, inp, C, 1.0f, dwte + (size_t)lo * C, C);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, w,
+					    1.0f, d, w, wte + (size_t)lo * C, C,
 					    c == c0 ? 0.0f : 1.0f, part + g * nc, C);
 			}
 		}
+		free(d);
 #pragma omp for schedule(static)
 		for (size_t i = 0; i < nc; i++) {
 			float s = dinp[i];
@@ -577,6 +713,17 @@ void qn_fast_head_backward(float *dinp, float *dwte, float *probs, const float *
 		}
 	}
 	free(part);
+}
+
+void qn_fast_head_logits(float *out, const float *logits, int N, int Vp)
+{
+#pragma omp parallel for schedule(static)
+	for (int n = 0; n < N; n++)
+		for (int lo = 0; lo < Vp; lo += HEAD_CHUNK) {
+			int w = lo + HEAD_CHUNK < Vp ? HEAD_CHUNK : Vp - lo;
+			memcpy(out + (size_t)n * Vp + lo, logits + (size_t)N * lo + (size_t)n * w,
+			       w * sizeof *out);
+		}
 }
 
 void qn_fast_adamw(float *params, const float *grads, float *m, float *v, size_t n,

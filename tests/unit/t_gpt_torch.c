@@ -112,7 +112,7 @@ int main(void)
 		qn_gpt_zero_grad(g);
 		float loss = qn_gpt_forward(g, inp, tgt, B, T);
 		qn_gpt_backward(g);
-		double e = relmax(g->logits, wlogits, nl);
+		double e = relmax(qn_gpt_logits(g), wlogits, nl);
 		ok(e < 1e-2, "%s: logits match PyTorch (relative error %.2g)", name, e);
 		e = fabs(loss - *wloss) / *wloss;
 		ok(e < 1e-2, "%s: loss %.6f, PyTorch %.6f (relative error %.2g)", name, loss, *wloss, e);

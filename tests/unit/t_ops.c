@@ -204,12 +204,74 @@ static void test_xent(void)
 	qn_ref_softmax_xent_backward(d1, p1, tg, 1.0f / N, N, V, Vp);
 	qn_fast_softmax_xent_backward(d2, p1, tg, 1.0f / N, N, V, Vp);
 	close_to(d2, d1, n, 1e-5, 1e-7, "cross-entropy backward");
-	memset(d1, 0, n * 4);
-	qn_ref_softmax_xent_backward(d1, p1, tg, 1.0f / N, N, V, Vp);
-	memcpy(d2, p1, n * 4);
-	qn_fast_softmax_xent_backward_inplace(d2, tg, 1.0f / N, N, V, Vp);
-	close_to(d2, d1, n, 1e-5, 1e-8, "cross-entropy backward in place");
 	free(l), free(p1), free(p2), free(d1), free(d2);
+}
+
+/*
+ * The fused output projection and cross-entropy against the reference's
+ * matmul and softmax_xent, on a vocabulary of several chunks whose last
+ * chunks are all padding; then the same bytes on one and two threads.
+ */
+static void test_head(int n, int c, int v, int vp)
+{
+	size_t nl = (size_t)n * vp, nc = (size_t)n * c;
+	float *x = rnd(nc, 1), *w = rnd((size_t)vp * c, 1);
+	float *l1 = malloc(nl * 4), *l2 = malloc(nl * 4), *p1 = malloc(nl * 4);
+	float *d1 = calloc(nl, 4), *loss1 = malloc(n * 4), *loss2 = malloc(n * 4);
+	float *lse = malloc(n * 4), *dx1 = rnd(nc, 1), *dx2 = dup(dx1, nc);
+	float *dw1 = rnd((size_t)vp * c, 1), *dw2 = dup(dw1, (size_t)vp * c);
+	int32_t *tg = malloc(n * 4);
+	char what[80];
+
+	for (size_t i = (size_t)v * c; i < (size_t)vp * c; i++)
+		w[i] = 0;	/* padded rows, as the model keeps them */
+	for (int i = 0; i < n; i++)
+		tg[i] = (int32_t)(tap_rand() % v);
+	tg[0] = v - 1;
+	for (int i = 0; i < c; i++)	/* a very confident row */
+		w[(size_t)tg[1] * c + i] = x[c + i] * 4;
+	qn_ref_matmul_forward(l1, x, w, NULL, n, c, vp);
+	qn_ref_softmax_xent_forward(loss1, p1, l1, tg, n, v, vp);
+	qn_fast_head_forward(loss2, lse, l2, x, w, tg, n, c, v, vp);
+	float *rows = malloc(nl * 4);
+	qn_fast_head_logits(rows, l2, n, vp);
+	snprintf(what, sizeof what, "head forward %dx%d -> %d of %d logits", n, c, v, vp);
+	close_to(rows, l1, nl, 1e-5, 1e-5, what);
+	free(rows);
+	snprintf(what, sizeof what, "head forward %dx%d -> %d of %d losses", n, c, v, vp);
+	close_to(loss2, loss1, n, 1e-5, 1e-5, what);
+	qn_ref_softmax_xent_backward(d1, p1, tg, 1.0f / n, n, v, vp);
+	qn_ref_matmul_backward(dx1, dw1, NULL, d1, x, w, n, c, vp);
+	float *keep = dup(l2, nl);
+	qn_fast_head_backward(dx2, dw2, l2, lse, x, w, tg, 1.0f / n, n, c, v, vp);
+	ok(!memcmp(keep, l2, nl * 4), "head backward leaves the logits");
+	free(keep);
+	snprintf(what, sizeof what, "head backward %dx%d -> %d of %d dinp", n, c, v, vp);
+	close_to(dx2, dx1, nc, 1e-4, 1e-6, what);
+	snprintf(what, sizeof what, "head backward %dx%d -> %d of %d dwte", n, c, v, vp);
+	close_to(dw2, dw1, (size_t)vp * c, 1e-4, 1e-6, what);
+
+	int saved = omp_get_max_threads(), same = 1;
+	float *dx3 = dup(dx1, nc), *dw3 = dup(dw1, (size_t)vp * c), *l3 = malloc(nl * 4);
+	float *loss3 = malloc(n * 4), *lse3 = malloc(n * 4);
+	for (int th = 1; th <= 2; th++) {
+		float *a = th == 1 ? dx3 : dx1, *b = th == 1 ? dw3 : dw1;
+		omp_set_num_threads(th);
+		memcpy(a, dx2, nc * 4);
+		memcpy(b, dw2, (size_t)vp * c * 4);
+		qn_fast_head_forward(th == 1 ? loss3 : loss1, th == 1 ? lse3 : p1,
+				     th == 1 ? l3 : l1, x, w, tg, n, c, v, vp);
+		qn_fast_head_backward(a, b, th == 1 ? l3 : l1, th == 1 ? lse3 : p1, x, w, tg,
+				      1.0f / n, n, c, v, vp);
+	}
+	omp_set_num_threads(saved);
+	same = !memcmp(l3, l1, nl * 4) && !memcmp(loss3, loss1, n * 4) &&
+	       !memcmp(lse3, p1, n * 4) && !memcmp(dx3, dx1, nc * 4) &&
+	       !memcmp(dw3, dw1, (size_t)vp * c * 4);
+	ok(same, "fused head: same bytes on 1 and 2 threads");
+	free(x), free(w), free(l1), free(l2), free(l3), free(p1), free(d1);
+	free(loss1), free(loss2), free(loss3), free(lse), free(lse3);
+	free(dx1), free(dx2), free(dx3), free(dw1), free(dw2), free(dw3), free(tg);
 }
 
 static void test_adamw(void)
@@ -277,6 +339,18 @@ int main(void)
 	test_attention(3, 64, 64, 4);
 	test_pointwise();
 	test_xent();
+	/* the head's loops for any x86-64, then (where the CPU has it) FMA */
+	int fma = qn_fast_use_fma(0);
+	test_head(N, C, V, Vp);
+	test_head(37, 40, 1100, 1664);	/* chunks of padding only at the end */
+	qn_fast_use_fma(1);
+	if (qn_fast_use_fma(-1)) {
+		test_head(N, C, V, Vp);
+		test_head(37, 40, 1100, 1664);
+	} else {
+		ok(1, "fused head with FMA # SKIP no AVX2 and FMA here");
+	}
+	qn_fast_use_fma(fma);
 	test_adamw();
 	test_determinism();
 	return done_testing();
