@@ -39,14 +39,6 @@ struct qn_cleaner *qn_cleaner_new(const struct qn_clean_config *cfg)
 	UErrorCode e = U_ZERO_ERROR;
 
 	c->cfg = cfg;
-	c->nfc = unorm2_getNFCInstance(&e);
-	if (U_FAILURE(e))
-		c->nfc = NULL;
-	e = U_ZERO_ERROR;
-	c->nfkc = unorm2_getNFKCInstance(&e);
-	if (U_FAILURE(e))
-		c->nfkc = NULL;
-	e = U_ZERO_ERROR;
 	c->brk = ubrk_open(UBRK_WORD, "", NULL, 0, &e);
 	if (U_FAILURE(e))
 		c->brk = NULL;
@@ -64,7 +56,6 @@ void qn_cleaner_free(struct qn_cleaner *c)
 	qn_buf_release(&c->tmp);
 	qn_buf_release(&c->tmp2);
 	free(c->u16a);
-	free(c->u16b);
 	if (c->brk)
 		ubrk_close(c->brk);
 	htab_release(&c->ht);

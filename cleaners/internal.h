@@ -7,7 +7,6 @@
 
 #include <string.h>
 #include <unicode/ubrk.h>
-#include <unicode/unorm2.h>
 
 #include "clean.h"
 
@@ -42,10 +41,9 @@ struct qn_cleaner {
 	struct qn_word *w;
 	size_t nw, capw;
 	struct qn_buf tmp, tmp2;
-	UChar *u16a, *u16b;
-	int32_t cap16a, cap16b;
+	UChar *u16a;		/* UTF-16 for ICU's word breaks */
+	int32_t cap16a;
 	UBreakIterator *brk;
-	const UNormalizer2 *nfc, *nfkc;
 	struct htab ht;
 	unsigned char *rep;	/* per word position: bit n-2 set if its n-gram repeats */
 	size_t capslot;
@@ -123,6 +121,18 @@ static inline int htab_has(const struct htab *t, uint64_t key)
 	return 0;
 }
 
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/*
+ * nfc.cc: 0 if s[0..n) is in NFC (NFKC with nfkc), 1 with out set to its
+ * normal form if not, -1 if ICU fails.
+ */
+int qn_normalize_utf8(const char *s, size_t n, int nfkc, struct qn_buf *out);
+#ifdef __cplusplus
+}
+#endif
 
 /* The steps (filters.c); each fills its measures in res. */
 /* stop: return at the first value that fails a rule (no dry run). */

@@ -4,7 +4,7 @@ libqnclean_a_SOURCES = \
 	cleaners/clean.h cleaners/internal.h \
 	cleaners/config.c cleaners/text.c cleaners/filters.c \
 	cleaners/pii.c cleaners/rules.c cleaners/cleaner.c \
-	cleaners/langid.cc
+	cleaners/langid.cc cleaners/nfc.cc
 libqnclean_a_CPPFLAGS = $(AM_CPPFLAGS) $(ICU_CFLAGS) $(PCRE2_CFLAGS) $(XXHASH_CFLAGS) \
 	$(CLD2_CFLAGS)
 QN_CLEAN_LIBS = libqnclean.a $(LDADD) $(ICU_LIBS) $(PCRE2_LIBS) $(CLD2_LIBS) -lm

@@ -70,14 +70,12 @@ static int32_t to_u16(struct qn_cleaner *c, const char *s, size_t n, UChar **buf
  * NFC or NFKC of text, in place.  Returns 1 if it changed.  Code points
  * below U+0300 are NFC-stable and never combine with what precedes them,
  * so text without a byte >= 0xCC needs no NFC; ASCII needs no NFKC.
+ * The rest is checked, and normalized if it must be, as UTF-8 (nfc.cc).
  */
 static int unicode_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc)
 {
 	const unsigned char *p = (const unsigned char *)text->data;
 	unsigned char limit = nfkc ? 0x80 : 0xCC;
-	const UNormalizer2 *norm;
-	UErrorCode e = U_ZERO_ERROR;
-	int32_t n16, span, outlen, u8len;
 	size_t i;
 
 	for (i = 0; i + 8 <= text->len; i += 8) {	/* ASCII 8 bytes at a time */
@@ -92,38 +90,8 @@ static int unicode_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc
 			break;
 	if (i == text->len)
 		return 0;
-	norm = nfkc ? c->nfkc : c->nfc;
-	if (!norm)
+	if (qn_normalize_utf8(text->data, text->len, nfkc, &c->tmp) != 1)
 		return 0;
-	if ((n16 = to_u16(c, text->data, text->len, &c->u16a, &c->cap16a)) < 0)
-		return 0;
-	span = unorm2_spanQuickCheckYes(norm, c->u16a, n16, &e);
-	if (U_FAILURE(e) || span == n16)
-		return 0;
-	/* NFKC can grow text (ligatures); NFC rarely.  Retry with room. */
-	for (;;) {
-		e = U_ZERO_ERROR;
-		outlen = unorm2_normalize(norm, c->u16a, n16, c->u16b, c->cap16b, &e);
-		if (e == U_BUFFER_OVERFLOW_ERROR) {
-			free(c->u16b);
-			c->cap16b = outlen + 1;
-			c->u16b = qn_xmalloc((size_t)c->cap16b * sizeof *c->u16b);
-			continue;
-		}
-		if (U_FAILURE(e))
-			return 0;
-		break;
-	}
-	e = U_ZERO_ERROR;
-	u_strToUTF8(NULL, 0, &u8len, c->u16b, outlen, &e);
-	qn_buf_reset(&c->tmp);
-	qn_buf_grow(&c->tmp, (size_t)u8len + 1);
-	e = U_ZERO_ERROR;
-	u_strToUTF8(c->tmp.data, u8len + 1, &u8len, c->u16b, outlen, &e);
-	if (U_FAILURE(e))
-		return 0;
-	c->tmp.len = (size_t)u8len;
-	c->tmp.data[u8len] = '\0';
 	if (c->tmp.len == text->len && !memcmp(c->tmp.data, text->data, text->len))
 		return 0;
 	qn_buf_set(text, c->tmp.data, c->tmp.len);
