@@ -80,6 +80,15 @@ void qn_fast_head_backward(float *dinp, float *dwte, const float *logits,
 void qn_fast_head_logits(float *out, const float *logits, int N, int Vp);
 
 /*
+ * qn_fast_adamw on the gradient times gscale (each g * gscale rounded as
+ * if the gradient had been scaled in place first): clipping without a
+ * pass of its own.
+ */
+void qn_fast_adamw_scaled(float *params, const float *grads, float *m, float *v,
+	size_t n, float gscale, float lr, float beta1, float beta2, float eps,
+	float wd, int t);
+
+/*
  * Whether the fused head's loops use the AVX2+FMA build (1) or the one
  * for any x86-64 (0); -1 asks.  Chosen by the CPU when first used; a test
  * sets it to check both builds.  Returns the previous setting.

@@ -726,15 +726,18 @@ void qn_fast_head_logits(float *out, const float *logits, int N, int Vp)
 		}
 }
 
-void qn_fast_adamw(float *params, const float *grads, float *m, float *v, size_t n,
-		   float lr, float beta1, float beta2, float eps, float wd, int t)
+/*
+ * One thread's part of AdamW.  Every operation is elementwise and exactly
+ * rounded (sqrt and division included), so the AVX2 build gives the same
+ * bytes as the SSE2 one.
+ */
+WIDE static void adamw_part(float *params, const float *grads, float *m, float *v,
+			    size_t n, float gscale, float lr, float beta1, float beta2,
+			    float eps, float wd, float ic1, float ic2)
 {
-	float c1 = 1.0f - powf(beta1, (float)t), c2 = 1.0f - powf(beta2, (float)t);
-	float ic1 = 1.0f / c1, ic2 = 1.0f / c2;
-
-#pragma omp parallel for simd schedule(static)
+#pragma omp simd
 	for (size_t i = 0; i < n; i++) {
-		float g = grads[i];
+		float g = grads[i] * gscale;
 		float mi = beta1 * m[i] + (1.0f - beta1) * g;
 		float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
 		m[i] = mi;
@@ -743,9 +746,55 @@ void qn_fast_adamw(float *params, const float *grads, float *m, float *v, size_t
 	}
 }
 
-/* Fixed chunks summed in double, then added in order: the same bits for
- * any thread count. */
+/* Parts of whole cache lines, one per thread. */
+void qn_fast_adamw_scaled(float *params, const float *grads, float *m, float *v, size_t n,
+			  float gscale, float lr, float beta1, float beta2, float eps,
+			  float wd, int t)
+{
+	float c1 = 1.0f - powf(beta1, (float)t), c2 = 1.0f - powf(beta2, (float)t);
+	float ic1 = 1.0f / c1, ic2 = 1.0f / c2;
+
+#pragma omp parallel
+	{
+		size_t nt = (size_t)omp_get_num_threads(), i = (size_t)omp_get_thread_num();
+		size_t lo = (n * i / nt) & ~(size_t)15, hi = i + 1 == nt ? n : (n * (i + 1) / nt) & ~(size_t)15;
+		if (hi > lo)
+			adamw_part(params + lo, grads + lo, m + lo, v + lo, hi - lo, gscale, lr,
+				   beta1, beta2, eps, wd, ic1, ic2);
+	}
+}
+
+/* g * 1.0f is g: the same bytes as without a scale. */
+void qn_fast_adamw(float *params, const float *grads, float *m, float *v, size_t n,
+		   float lr, float beta1, float beta2, float eps, float wd, int t)
+{
+	qn_fast_adamw_scaled(params, grads, m, v, n, 1.0f, lr, beta1, beta2, eps, wd, t);
+}
+
+/*
+ * Fixed chunks, each summed in double over NORM_LANES interleaved lanes
+ * (lane j takes the elements j mod NORM_LANES; the lanes vectorise, where
+ * one running sum would wait on each addition), the lanes then the chunks
+ * added in order: the same bits for any thread count and either build.
+ */
 #define NORM_CHUNKS 64
+#define NORM_LANES 8
+
+WIDE static double sumsq(const float *g, size_t n)
+{
+	double lane[NORM_LANES] = { 0 }, s = 0;
+	size_t i = 0;
+
+	for (; i + NORM_LANES <= n; i += NORM_LANES)
+#pragma omp simd
+		for (int j = 0; j < NORM_LANES; j++)
+			lane[j] += (double)g[i + j] * g[i + j];
+	for (; i < n; i++)
+		lane[i % NORM_LANES] += (double)g[i] * g[i];
+	for (int j = 0; j < NORM_LANES; j++)
+		s += lane[j];
+	return s;
+}
 
 double qn_fast_global_norm(const float *g, size_t n)
 {
@@ -754,10 +803,7 @@ double qn_fast_global_norm(const float *g, size_t n)
 #pragma omp parallel for schedule(static)
 	for (int c = 0; c < NORM_CHUNKS; c++) {
 		size_t lo = n * c / NORM_CHUNKS, hi = n * (c + 1) / NORM_CHUNKS;
-		double acc = 0;
-		for (size_t i = lo; i < hi; i++)
-			acc += (double)g[i] * g[i];
-		part[c] = acc;
+		part[c] = sumsq(g + lo, hi - lo);
 	}
 	for (int c = 0; c < NORM_CHUNKS; c++)
 		s += part[c];

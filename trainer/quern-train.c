@@ -284,8 +284,7 @@ struct trainer {
 	struct qn_rng rng;
 	int32_t *inp, *tgt;
 	double (*norm)(const float *, size_t);
-	void (*adamw)(float *, const float *, float *, float *, size_t, float, float,
-		      float, float, float, int);
+	int ref;			/* the reference ops (--reference) */
 };
 
 /*
@@ -375,6 +374,7 @@ static int train_step(struct trainer *tr, uint64_t accum)
 	struct qn_err err;
 	uint64_t a, step = tr->st.step;
 	size_t off = 0;
+	float gscale = 1.0f;
 	int p;
 
 #ifdef QN_WITH_CUDA
@@ -421,15 +421,24 @@ cuda_fail:
 		qn_gpt_backward(m);
 	}
 	loss /= (double)accum;
-	norm = qn_grad_finish(m->grads, m->nparams, accum, o->grad_clip, tr->norm);
+	/* the fast AdamW clips as it reads the gradient: no pass of its own */
+	if (tr->ref)
+		norm = qn_grad_finish(m->grads, m->nparams, accum, o->grad_clip, tr->norm);
+	else
+		norm = qn_grad_norm(m->grads, m->nparams, accum, o->grad_clip, tr->norm, &gscale);
 	lr = qn_lr_at(o, step);
 	for (p = 0; p < QN_NPARAM; p++) {
 		size_t n = m->param_size[p];
+		float wd = qn_gpt_param_decays((enum qn_gpt_param)p) ? (float)o->weight_decay : 0.0f;
 
-		tr->adamw(m->params + off, m->grads + off, tr->st.m + off, tr->st.v + off, n,
-			  (float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
-			  qn_gpt_param_decays((enum qn_gpt_param)p) ? (float)o->weight_decay : 0.0f,
-			  (int)(step + 1));
+		if (tr->ref)
+			qn_ref_adamw(m->params + off, m->grads + off, tr->st.m + off, tr->st.v + off,
+				     n, (float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
+				     wd, (int)(step + 1));
+		else
+			qn_fast_adamw_scaled(m->params + off, m->grads + off, tr->st.m + off,
+					     tr->st.v + off, n, gscale, (float)lr, (float)o->beta1,
+					     (float)o->beta2, (float)o->eps, wd, (int)(step + 1));
 		off += n;
 	}
 #ifdef QN_WITH_CUDA
@@ -698,7 +707,7 @@ int main(int argc, char **argv)
 		       opt.ref ? QN_GPT_REF : QN_GPT_FAST, &err) < 0)
 		qn_errx(QN_EXIT_FAIL, "%s", err.msg);
 	tr.norm = opt.ref ? qn_ref_global_norm : qn_fast_global_norm;
-	tr.adamw = opt.ref ? qn_ref_adamw : qn_fast_adamw;
+	tr.ref = opt.ref;
 	if (opt.resume) {
 		if (tr.st.nparams != tr.model->nparams)
 			qn_errx(QN_EXIT_FAIL, "%s: parameter count differs from the model's", opt.resume);

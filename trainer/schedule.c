@@ -34,8 +34,8 @@ uint64_t qn_accum_steps(const struct qn_train_opts *o)
 	return o->total_batch / bt;
 }
 
-double qn_grad_finish(float *g, size_t n, uint64_t accum, double clip,
-		      double (*norm_fn)(const float *, size_t))
+double qn_grad_norm(float *g, size_t n, uint64_t accum, double clip,
+		    double (*norm_fn)(const float *, size_t), float *scale)
 {
 	double norm;
 	size_t i;
@@ -47,12 +47,19 @@ double qn_grad_finish(float *g, size_t n, uint64_t accum, double clip,
 			g[i] *= s;
 	}
 	norm = norm_fn(g, n);
-	if (clip > 0 && norm > clip) {
-		float s = (float)(clip / norm);
+	*scale = clip > 0 && norm > clip ? (float)(clip / norm) : 1.0f;
+	return norm;
+}
 
-		for (i = 0; i < n; i++)
+double qn_grad_finish(float *g, size_t n, uint64_t accum, double clip,
+		      double (*norm_fn)(const float *, size_t))
+{
+	float s;
+	double norm = qn_grad_norm(g, n, accum, clip, norm_fn, &s);
+
+	if (s != 1.0f)
+		for (size_t i = 0; i < n; i++)
 			g[i] *= s;
-	}
 	return norm;
 }
 

@@ -34,6 +34,14 @@ uint64_t qn_accum_steps(const struct qn_train_opts *o);
  */
 double qn_grad_finish(float *g, size_t n, uint64_t accum, double clip,
 		      double (*norm_fn)(const float *, size_t));
+/*
+ * qn_grad_finish without the clipping pass: averages g and returns its
+ * norm, with *scale the factor clipping multiplies it by (1 when the norm
+ * is within the bound), for an optimizer that scales as it reads
+ * (qn_fast_adamw_scaled): g * *scale is what qn_grad_finish leaves.
+ */
+double qn_grad_norm(float *g, size_t n, uint64_t accum, double clip,
+		    double (*norm_fn)(const float *, size_t), float *scale);
 
 /*
  * xoshiro256** (Blackman and Vigna), seeded through splitmix64: the same

@@ -291,12 +291,36 @@ static void test_adamw(void)
 	close_to(m2, m1, n, 1e-6, 1e-9, "adamw m");
 	close_to(v2, v1, n, 1e-6, 1e-12, "adamw v");
 
+	/* clipping as AdamW reads: the same bytes as scaling in place first */
+	float *p3 = dup(p2, n), *m3 = dup(m2, n), *v3 = dup(v2, n), *gs = dup(g, n);
+	for (size_t i = 0; i < n; i++)
+		gs[i] *= 0.37f;
+	qn_fast_adamw(p2, gs, m2, v2, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 4);
+	qn_fast_adamw_scaled(p3, g, m3, v3, n, 0.37f, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 4);
+	ok(!memcmp(p3, p2, n * 4) && !memcmp(m3, m2, n * 4) && !memcmp(v3, v2, n * 4),
+	   "adamw with a gradient scale: the bytes of scaling first");
+	free(p3), free(m3), free(v3), free(gs);
+
 	double a = qn_ref_global_norm(g, n), b = qn_fast_global_norm(g, n), s = 0;
 	for (size_t i = 0; i < n; i++)
 		s += (double)g[i] * g[i];
 	ok(fabs(a - sqrt(s)) < 1e-12 && fabs(b - a) < 1e-12 * a,
 	   "global norm %.15g (ref %.15g)", b, a);
 	free(p1), free(p2), free(g), free(m1), free(m2), free(v1), free(v2);
+
+	/* a large tensor: the norm's chunks and lanes, on one and two threads */
+	size_t big = 300007;
+	float *gb = rnd(big, 1);
+	int saved = omp_get_max_threads();
+	double r = qn_ref_global_norm(gb, big), f[2];
+	for (int th = 1; th <= 2; th++) {
+		omp_set_num_threads(th);
+		f[th - 1] = qn_fast_global_norm(gb, big);
+	}
+	omp_set_num_threads(saved);
+	ok(fabs(f[0] - r) < 1e-12 * r && f[0] == f[1],
+	   "global norm of %zu values %.15g (ref %.15g), the same on 1 and 2 threads", big, f[0], r);
+	free(gb);
 }
 
 /* The same bytes twice, and with one thread as with two. */

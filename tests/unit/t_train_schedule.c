@@ -81,6 +81,21 @@ int main(void)
 	ok(nrm > 1 && fabs(norm_plain(g, 100) - 1.0) < 1e-6, "clipped to norm 1 (from %.3f)", nrm);
 	nrm = qn_grad_finish(g, 100, 1, 5.0, norm_plain);
 	ok(fabs(norm_plain(g, 100) - 1.0) < 1e-6, "a norm under the bound is left alone");
+	{
+		float h[100], k[100], sc;
+		double n1, n2;
+
+		for (j = 0; j < 100; j++)
+			h[j] = k[j] = (float)(j % 5) * 0.75f - 1.3f;
+		n1 = qn_grad_finish(h, 100, 3, 0.5, norm_plain);
+		n2 = qn_grad_norm(k, 100, 3, 0.5, norm_plain, &sc);
+		for (j = 0; j < 100 && h[j] == k[j] * sc; j++)
+			;
+		ok(n1 == n2 && sc < 1 && j == 100,
+		   "qn_grad_norm: the same norm, and g times its scale is qn_grad_finish's g");
+		n2 = qn_grad_norm(k, 100, 1, 1e9, norm_plain, &sc);
+		ok(sc == 1.0f, "qn_grad_norm: scale 1 within the bound");
+	}
 
 	/* Generator. */
 	qn_rng_seed(&r1, 42);
