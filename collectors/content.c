@@ -43,6 +43,9 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "charset.h"
 #include "collect.h"
@@ -1329,29 +1332,98 @@ static long gunzip_whole(struct scratch *s, const unsigned char *p, size_t n, si
 }
 
 /*
+ * Whether the 512 bytes at h could pass libarchive's tar checksum test:
+ * the field at 148 read as its octal number (after blanks, maybe signed)
+ * equals the sum of the header's bytes, taken unsigned or signed, with the
+ * field as spaces.  A field with a byte over 0x7f (base-256) might too.
+ */
+static int tar_checksum_ok(const unsigned char *h)
+{
+	long v = 0, us = 0, ss = 0;
+	int i = 148, neg = 0;
+
+	for (; i < 156; i++)
+		if (h[i] >= 0x80)
+			return 1;
+	for (i = 148; i < 156 && (h[i] == ' ' || h[i] == '\t'); i++)
+		;
+	if (i < 156 && h[i] == '-') {
+		neg = 1;
+		i++;
+	}
+	for (; i < 156 && h[i] >= '0' && h[i] <= '7'; i++)
+		v = 8 * v + (h[i] - '0');
+	if (neg)
+		v = -v;
+	for (i = 0; i < 512; i++) {
+		int b = i >= 148 && i < 156 ? ' ' : h[i];
+
+		us += b;
+		ss += (signed char)b;
+	}
+	return v == us || v == ss;
+}
+
+/*
+ * Whether a line of p[0..n) starts with "begin " or "begin-": uudecode's
+ * bidder looks at every line of its first 128 KiB for "begin " or
+ * "begin-base64 " (then a mode in octal).
+ */
+static int begin_line(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	if (n >= 6 && !memcmp(p, "begin", 5) && (p[5] == ' ' || p[5] == '-'))
+		return 1;
+#ifdef __SSE2__
+	{
+		const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'),
+			      b = _mm_set1_epi8('b');
+
+		for (; i + 17 <= n; i += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+			__m128i y = _mm_loadu_si128((const __m128i *)(p + i + 1));
+			unsigned m = (unsigned)_mm_movemask_epi8(
+				_mm_and_si128(_mm_or_si128(_mm_cmpeq_epi8(x, nl), _mm_cmpeq_epi8(x, cr)),
+					      _mm_cmpeq_epi8(y, b)));
+
+			for (; m; m &= m - 1) {
+				size_t j = i + (size_t)__builtin_ctz(m) + 1;
+
+				if (j + 6 <= n && !memcmp(p + j, "begin", 5) &&
+				    (p[j + 5] == ' ' || p[j + 5] == '-'))
+					return 1;
+			}
+		}
+	}
+#endif
+	for (; i + 7 <= n; i++)
+		if ((p[i] == '\n' || p[i] == '\r') && !memcmp(p + i + 1, "begin", 5) &&
+		    (p[i + 6] == ' ' || p[i + 6] == '-'))
+			return 1;
+	return 0;
+}
+
+/*
  * Whether libarchive (3.6, with new_reader's formats and every filter)
  * takes the stream p[0..n) for plain bytes, and content() for one text:
  * then the text goes straight to text_doc.  Conservative: anything that
  * might be claimed says no, and the file takes the libarchive path.
  * What is looked at: a NUL in the first bytes (binary; and every
  * heuristic of a format without a magic number, legacy lzma's and iso's,
- * needs one); magic numbers at the start; a JSONL or WARC start; a tar
+ * needs one); magic numbers at the start; a WARC start; a tar
  * header's checksum field; a line starting "begin" in the first 128 KiB
  * (uudecode's bidder); "PK\5\6" in the last 16 KiB of a file that can be
- * seeked (zip's end of central directory).
+ * seeked (zip's end of central directory).  Whether it is a JSONL stream
+ * is for the caller to ask (jsonl_sniff).
  */
 static int plain_text(const unsigned char *p, size_t n, int seekable)
 {
-	const unsigned char *q, *end;
-	size_t i;
+	const unsigned char *q;
 
 	if (n == 0 || n > limits.max_doc_bytes || memchr(p, '\0', n < SNIFF_BYTES ? n : SNIFF_BYTES))
 		return 0;
 	if (container_magic(p, n) || (n >= 5 && !memcmp(p, "WARC/", 5)))
-		return 0;
-	for (i = 0; i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'); i++)
-		;
-	if (i < n && p[i] == '{')
 		return 0;
 	if (n >= 2 && (!memcmp(p, "PK", 2) || !memcmp(p, "MZ", 2)))
 		return 0;
@@ -1361,22 +1433,29 @@ static int plain_text(const unsigned char *p, size_t n, int seekable)
 		return 0;
 	if (n >= 7 && p[2] == '-' && p[3] == 'l' && p[6] == '-')
 		return 0;	/* lha */
-	if (n >= 512) {
-		for (i = 148; i < 155 && p[i] == ' '; i++)
-			;
-		if (p[i] >= '0' && p[i] <= '7')
-			return 0;	/* a tar checksum, maybe */
-	}
-	end = p + (n < (136 << 10) ? n : 136 << 10);
-	for (q = p; (q = memmem(q, (size_t)(end - q), "begin", 5)) != NULL; q += 5)
-		if (q == p || q[-1] == '\n' || q[-1] == '\r')
-			return 0;
+	if (n >= 512 && tar_checksum_ok(p))
+		return 0;
+	if (begin_line(p, n < (136 << 10) ? n : 136 << 10))
+		return 0;
 	if (seekable) {
 		q = n > (16 << 10) + 22 ? p + n - (16 << 10) - 22 : p;
 		if (memmem(q, (size_t)(p + n - q), "PK\x05\x06", 4))
 			return 0;
 	}
 	return 1;
+}
+
+/*
+ * Whether p[0..n) is a JSONL stream: its first line, after blank space, a
+ * document.  raw_stream asks with at least that whole line in hand.
+ */
+static int maybe_jsonl(struct ctx *c, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'); i++)
+		;
+	return i < n && p[i] == '{' && jsonl_sniff(c, (const char *)p, n);
 }
 
 /*
@@ -1413,7 +1492,7 @@ static int whole_file(struct ctx *c)
 		/* A gzip'd WARC is read by the WARC reader from the raw bytes. */
 		if (len >= 5 && !memcmp(s->gz, "WARC/", 5) && warc_sniff(p, n))
 			return 0;
-		if (!plain_text(s->gz, (size_t)len, 0))
+		if (!plain_text(s->gz, (size_t)len, 0) || maybe_jsonl(c, s->gz, (size_t)len))
 			return 0;
 		c->expanded += (uint64_t)len;
 		old = loc_push(c, "filter", "gzip");
@@ -1421,7 +1500,7 @@ static int whole_file(struct ctx *c)
 		loc_pop(c, old);
 		return 1;
 	}
-	if (!plain_text(p, n, s->regular) || warc_sniff(p, n))
+	if (!plain_text(p, n, s->regular) || warc_sniff(p, n) || maybe_jsonl(c, p, n))
 		return 0;
 	text_doc(c, (const char *)p, n, &h);
 	return 1;

@@ -75,9 +75,37 @@ struct batch {
 	struct qn_buf json;	/* the serialized documents, in item order */
 };
 
+/*
+ * Batches done with, kept for their buffers: a new batch's JSON then goes
+ * into memory already mapped, not into fresh pages that the kernel must
+ * zero (about as much as the text written).  Only the main thread makes
+ * and frees batches.
+ */
+enum { SPARE_BATCHES = 8 };
+static struct batch *spare[SPARE_BATCHES];
+static int nspare;
+
 static struct batch *batch_new(void)
 {
-	return qn_xcalloc(1, sizeof(struct batch));
+	struct batch *b;
+
+	if (!nspare)
+		return qn_xcalloc(1, sizeof(struct batch));
+	b = spare[--nspare];
+	b->n = 0;
+	b->bytes = 0;
+	qn_buf_reset(&b->json);
+	return b;
+}
+
+/* Frees b for good. */
+static void batch_destroy(struct batch *b)
+{
+	if (!b)
+		return;
+	free(b->items);
+	qn_buf_release(&b->json);
+	free(b);
 }
 
 static void batch_free(struct batch *b)
@@ -88,9 +116,11 @@ static void batch_free(struct batch *b)
 		return;
 	for (i = 0; i < b->n; i++)
 		item_release(&b->items[i]);
-	free(b->items);
-	qn_buf_release(&b->json);
-	free(b);
+	/* A batch of large documents gives its buffer back. */
+	if (nspare < SPARE_BATCHES && b->json.cap <= 4 * (size_t)BATCH_BYTES)
+		spare[nspare++] = b;
+	else
+		batch_destroy(b);
 }
 
 static struct item *batch_add(struct batch *b)
@@ -818,6 +848,8 @@ int main(int argc, char **argv)
 			consume(b);
 	}
 	qn_pool_free(pool);
+	while (nspare)
+		batch_destroy(spare[--nspare]);
 	qn_progress_end(&progress);
 
 	if (!failure && qn_docwriter_commit(writer, &err) < 0)

@@ -229,6 +229,9 @@ static void shortcut_tests(void)
 		".TH LS 1\n.SH NAME\nls \\- list \\fBdirectory\\fR contents\n\"quoted\"\ttab\n",
 		"{\"text\":\"a JSONL document\"}\n{\"text\":\"another\"}\n",
 		"  \n{\"text\":\"JSONL after blank lines\"}\n",
+		"{ a Pascal comment }\nprogram p;\n",
+		"{\"not\": \"a document\"}\n",
+		"text\nbeginnt mit begin\nbegin-base64 not octal\n",
 		"WARC/1.0\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:x>\r\nContent-Length: 3\r\n\r\nabc\r\n\r\n",
 		"text\nbegin 644 f.txt\n#86)C\n`\nend\n",
 		"begin-base64 644 f\nYWJj\n====\n",
@@ -352,6 +355,39 @@ static void shortcut_tests(void)
 			same_both_ways(what, gz.data, gz.len);
 			limits.max_doc_bytes = saved_max;
 		}
+	}
+	/* uuencoded text after lines of every length, plain and in gzip. */
+	for (i = 0; i < 40; i++) {
+		qn_buf_reset(&in);
+		for (k = 0; k < i; k++)
+			qn_buf_putc(&in, k + 1 == i ? '\n' : 'x');
+		qn_buf_puts(&in, "begin 644 f.txt\n#86)C\n`\nend\n");
+		snprintf(what, sizeof what, "uuencoded text after %zu bytes", i);
+		same_both_ways(what, in.data, in.len);
+		qn_buf_reset(&gz);
+		gz_member(&gz, in.data, in.len, 0);
+		snprintf(what, sizeof what, "uuencoded text after %zu bytes, in gzip", i);
+		same_both_ways(what, gz.data, gz.len);
+	}
+	/* A header with a right tar checksum and no NUL: libarchive's to judge. */
+	{
+		char h[1024];
+		unsigned sum = 0;
+
+		memset(h, 'a', sizeof h);
+		memcpy(h, "name.txt", 8);
+		memcpy(h + 100, "0000644 ", 8);
+		memcpy(h + 124, "00000000012 ", 12);
+		memcpy(h + 148, "        ", 8);
+		h[156] = '0';
+		for (k = 0; k < 512; k++)
+			sum += (unsigned char)h[k];
+		snprintf(h + 148, 9, "%06o ", sum);
+		h[155] = ' ';
+		same_both_ways("text with a tar checksum", h, sizeof h);
+		qn_buf_reset(&gz);
+		gz_member(&gz, h, sizeof h, 0);
+		same_both_ways("text with a tar checksum, in gzip", gz.data, gz.len);
 	}
 	/* Bombs: the budget is max-ratio times the file plus 1 MiB. */
 	qn_buf_reset(&in);
