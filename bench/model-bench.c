@@ -3,6 +3,7 @@
  * over every tensor with decay on the matrices) on random tokens, timed.
  *
  *	model-bench L HEADS WIDTH T B VOCAB STEPS [fast|ref]
+ *	model-bench sgemm [SIZE]
  *
  * Prints ms/step (the mean over STEPS after one warm-up step), tokens/s,
  * the CPU time per step (on a machine shared with other work the wall
@@ -10,6 +11,12 @@
  * that CPU time spent inside cblas_sgemm: this file
  * defines cblas_sgemm itself, timing each call around OpenBLAS's (found
  * with dlsym(RTLD_NEXT)), so the model library's calls come here.
+ *
+ * The second form measures the machine rather than the model: a plain
+ * SIZE x SIZE sgemm (default 1024) on OpenBLAS's own threads, the median
+ * GFLOP/s of 9 calls, the figure issue 7 quotes for its machine (165-200
+ * GFLOP/s on 2 cores), so a run on a busier or slower machine can say how
+ * far it is from that.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -71,20 +78,58 @@ void cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta,
 	sgemm_flops += 2.0 * M * N * K;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The median GFLOP/s of 9 SIZE^2 sgemm calls (wall time), after one. */
+static int sgemm_rate(int n)
+{
+	float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4);
+	float *c = malloc((size_t)n * n * 4);
+	double rate[9];
+
+	if (n <= 0 || !a || !b || !c) {
+		fprintf(stderr, "model-bench: bad sgemm size %d\n", n);
+		return 2;
+	}
+	for (size_t i = 0; i < (size_t)n * n; i++)
+		a[i] = b[i] = (float)(i % 17) * 0.01f;
+	real_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n,
+		   0.0f, c, n);
+	for (int r = 0; r < 9; r++) {
+		double t = now();
+		real_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b,
+			   n, 0.0f, c, n);
+		rate[r] = 2.0 * n * n * n / (now() - t) * 1e-9;
+	}
+	qsort(rate, 9, sizeof *rate, cmp_double);
+	printf("model-bench: sgemm %dx%d, %d OpenBLAS threads: %.0f GFLOP/s (median of 9; %.0f-%.0f)\n",
+	       n, n, openblas_get_num_threads(), rate[4], rate[0], rate[8]);
+	printf("RESULT sgemm_gflops=%.1f\n", rate[4]);
+	free(a), free(b), free(c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct qn_gpt_config c = { 0 };
 	struct qn_gpt *m;
 	struct qn_err err;
 
-	if (argc < 8) {
-		fprintf(stderr, "usage: model-bench L HEADS WIDTH T B VOCAB STEPS [fast|ref]\n");
-		return 2;
-	}
 	real_sgemm = (sgemm_fn *)dlsym(RTLD_NEXT, "cblas_sgemm");
 	if (!real_sgemm) {
 		fprintf(stderr, "model-bench: cblas_sgemm not found\n");
 		return 1;
+	}
+	if (argc >= 2 && strcmp(argv[1], "sgemm") == 0)
+		return sgemm_rate(argc > 2 ? atoi(argv[2]) : 1024);
+	if (argc < 8) {
+		fprintf(stderr, "usage: model-bench L HEADS WIDTH T B VOCAB STEPS [fast|ref]\n"
+			"       model-bench sgemm [SIZE]\n");
+		return 2;
 	}
 	c.n_layer = atoi(argv[1]);
 	c.n_head = atoi(argv[2]);
@@ -107,28 +152,29 @@ int main(int argc, char **argv)
 		tgt[i] = (int32_t)((s >> 33) % c.vocab);
 	}
 	float *mm = calloc(m->nparams, 4), *vv = calloc(m->nparams, 4);
-	double t0 = 0, c0 = 0, tf = 0, tb = 0, to = 0;
+	double t0 = 0, c0 = 0, tf = 0, tb = 0, to = 0, cf = 0, cb = 0, co = 0;
 	float loss = 0;
 	for (int step = 0; step <= steps; step++) {
 		if (step == 1) {	/* the first step is warm-up */
 			t0 = now();
 			c0 = cpu_now();
-			sgemm_seconds = sgemm_flops = tf = tb = to = 0;
+			sgemm_seconds = sgemm_flops = tf = tb = to = cf = cb = co = 0;
 		}
-		double a = now();
+		double a = now(), ca = cpu_now();
 		qn_gpt_zero_grad(m);
 		loss = qn_gpt_forward(m, inp, tgt, B, T);
-		double b = now();
+		double b = now(), cb0 = cpu_now();
 		qn_gpt_backward(m);
-		double d = now();
+		double d = now(), cd = cpu_now();
 		for (int p = 0; p < QN_NPARAM; p++) {
 			size_t off = m->param[p] - m->params;
 			float wd = qn_gpt_param_decays(p) ? 0.1f : 0.0f;
 			(fast ? qn_fast_adamw : qn_ref_adamw)(m->param[p], m->grad[p], mm + off,
 				vv + off, m->param_size[p], 3e-4f, 0.9f, 0.95f, 1e-8f, wd, step + 1);
 		}
-		double e = now();
+		double e = now(), ce = cpu_now();
 		tf += b - a, tb += d - b, to += e - d;
+		cf += cb0 - ca, cb += cd - cb0, co += ce - cd;
 	}
 	double wall = now() - t0, cpu = cpu_now() - c0, ms = 1000 * wall / steps;
 	int threads = fast ? omp_get_max_threads() : 1;
@@ -139,8 +185,10 @@ int main(int argc, char **argv)
 	printf("  %.1f ms/step (forward %.1f, backward %.1f, adamw %.1f), %.0f tokens/s, loss %.4f after %d steps\n",
 	       ms, 1000 * tf / steps, 1000 * tb / steps, 1000 * to / steps,
 	       (double)B * T * steps / wall, loss, steps + 1);
-	printf("  CPU time %.1f ms/step over %d thread%s (%.1f ms/step if they had the cores to themselves)\n",
-	       1000 * cpu / steps, threads, threads > 1 ? "s" : "", 1000 * cpu / steps / threads);
+	printf("  CPU time %.1f ms/step over %d thread%s (%.1f ms/step if they had the cores to themselves;"
+	       " forward %.1f, backward %.1f, adamw %.1f)\n",
+	       1000 * cpu / steps, threads, threads > 1 ? "s" : "", 1000 * cpu / steps / threads,
+	       1000 * cf / steps, 1000 * cb / steps, 1000 * co / steps);
 	printf("  sgemm: %.1f GFLOP/step at %.0f GFLOP per CPU second; CPU time outside sgemm: %.0f%%\n",
 	       sgemm_flops / steps * 1e-9,
 	       sgemm_seconds > 0 ? sgemm_flops / sgemm_seconds * 1e-9 : 0, 100 * share);

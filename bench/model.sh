@@ -16,7 +16,13 @@
 # On a machine shared with other work, wall times measure the others too;
 # both programs also print their CPU time per step.  OMP_WAIT_POLICY=passive
 # is set for both unless given: spinning OpenMP threads on busy cores cost
-# several times their work.
+# several times their work.  So that a slow or busy machine can be told
+# from a slow model, the run also measures a plain 1024^2 sgemm on
+# OpenBLAS's threads before and after the small shape (issue 7 quotes
+# 165-200 GFLOP/s for its machine) and prints, beside the measured
+# ms/step, an estimate scaled to 165 GFLOP/s (ms/step x measured / 165:
+# as if every part of the step were slowed alike, which is only roughly
+# so; the measured figure is the result, the estimate a guide).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${QN_TOP_BUILDDIR:-$(pwd)}
@@ -47,11 +53,18 @@ run() {	# L heads width T B vocab steps
 	fi
 }
 
+sgemm_rate() { "$build/bench/model-bench" sgemm 1024 | field sgemm_gflops; }
+
 echo "== issue 7's shape: L=4 heads=4 width=128 T=64 B=4 vocab=50257"
+g0=$(sgemm_rate)
 run 4 4 128 64 4 50257 "$steps"
+g1=$(sgemm_rate)
 threads=$("$build/bench/model-bench" 1 1 8 1 1 1 0 | sed -n 's/.*fast, \([0-9]*\) thread.*/\1/p')
-awk -v a="$ms" -v c="$cpu" -v n="$threads" 'BEGIN {
-	printf "  quern vs llm.c (274 ms/step, 936 tokens/s): %.2fx by wall time, %.2fx by CPU time per thread (goal 3x: 90 ms/step)\n", 274 / a, 274 / (c / n) }'
+awk -v a="$ms" -v c="$cpu" -v n="$threads" -v g0="$g0" -v g1="$g1" 'BEGIN {
+	g = (g0 + g1) / 2
+	printf "  this machine now: 1024^2 sgemm %.0f GFLOP/s before, %.0f after (issue 7: 165-200)\n", g0, g1
+	printf "  quern: %.1f ms/step measured; %.1f ms/step estimated at 165 GFLOP/s (x %.0f/165)\n", a, a * g / 165, g
+	printf "  quern vs llm.c (274 ms/step, 936 tokens/s): %.2fx by wall time, %.2fx by CPU time per thread, %.2fx estimated at 165 GFLOP/s (goal 3x: 90 ms/step)\n", 274 / a, 274 / (c / n), 274 / (a * g / 165) }'
 
 echo "== GPT-2 124M's layers: L=12 heads=12 width=768 T=64 B=4 vocab=50257"
 run 12 12 768 64 4 50257 2
