@@ -1333,28 +1333,35 @@ static long gunzip_whole(struct scratch *s, const unsigned char *p, size_t n, si
 
 /*
  * Whether the 512 bytes at h could pass libarchive's tar checksum test:
- * the field at 148 read as its octal number (after blanks, maybe signed)
- * equals the sum of the header's bytes, taken unsigned or signed, with the
- * field as spaces.  A field with a byte over 0x7f (base-256) might too.
+ * the field at 148 read as libarchive reads a number (octal after blanks,
+ * maybe signed; base-256 when its first byte has the top bit), cut to an
+ * int, equal to the sum of the header's bytes taken unsigned or signed,
+ * with the field as spaces.  (libarchive may also refuse a field with
+ * other bytes than digits, blanks and NUL: this says yes more often.)
  */
 static int tar_checksum_ok(const unsigned char *h)
 {
-	long v = 0, us = 0, ss = 0;
-	int i = 148, neg = 0;
+	int v = 0, us = 0, ss = 0, i = 148, neg = 0;
 
-	for (; i < 156; i++)
-		if (h[i] >= 0x80)
-			return 1;
-	for (i = 148; i < 156 && (h[i] == ' ' || h[i] == '\t'); i++)
-		;
-	if (i < 156 && h[i] == '-') {
-		neg = 1;
-		i++;
+	if (h[148] & 0x80) {
+		uint64_t l = h[148] & 0x40 ? ~(uint64_t)0 : 0;
+
+		l = (l << 8) | (h[148] & 0x40 ? h[148] | 0x80 : h[148] & 0x7f);
+		for (i = 149; i < 156; i++)
+			l = (l << 8) | h[i];
+		v = (int)(int64_t)l;
+	} else {
+		for (; i < 156 && (h[i] == ' ' || h[i] == '\t'); i++)
+			;
+		if (i < 156 && h[i] == '-') {
+			neg = 1;
+			i++;
+		}
+		for (; i < 156 && h[i] >= '0' && h[i] <= '7'; i++)
+			v = 8 * v + (h[i] - '0');
+		if (neg)
+			v = -v;
 	}
-	for (; i < 156 && h[i] >= '0' && h[i] <= '7'; i++)
-		v = 8 * v + (h[i] - '0');
-	if (neg)
-		v = -v;
 	for (i = 0; i < 512; i++) {
 		int b = i >= 148 && i < 156 ? ' ' : h[i];
 
@@ -1364,16 +1371,23 @@ static int tar_checksum_ok(const unsigned char *h)
 	return v == us || v == ss;
 }
 
+/* "begin " and an octal digit, or "begin-": maybe a uuencode start. */
+static int uu_start(const unsigned char *p, size_t n)
+{
+	return n >= 7 && !memcmp(p, "begin", 5) &&
+	       ((p[5] == ' ' && p[6] >= '0' && p[6] <= '7') || p[5] == '-');
+}
+
 /*
- * Whether a line of p[0..n) starts with "begin " or "begin-": uudecode's
- * bidder looks at every line of its first 128 KiB for "begin " or
- * "begin-base64 " (then a mode in octal).
+ * Whether a line of p[0..n) may start uuencoded data: uudecode's bidder
+ * looks at every line of its first 128 KiB for "begin " or "begin-base64 "
+ * then a mode in octal.
  */
 static int begin_line(const unsigned char *p, size_t n)
 {
 	size_t i = 0;
 
-	if (n >= 6 && !memcmp(p, "begin", 5) && (p[5] == ' ' || p[5] == '-'))
+	if (uu_start(p, n))
 		return 1;
 #ifdef __SSE2__
 	{
@@ -1390,16 +1404,14 @@ static int begin_line(const unsigned char *p, size_t n)
 			for (; m; m &= m - 1) {
 				size_t j = i + (size_t)__builtin_ctz(m) + 1;
 
-				if (j + 6 <= n && !memcmp(p + j, "begin", 5) &&
-				    (p[j + 5] == ' ' || p[j + 5] == '-'))
+				if (uu_start(p + j, n - j))
 					return 1;
 			}
 		}
 	}
 #endif
-	for (; i + 7 <= n; i++)
-		if ((p[i] == '\n' || p[i] == '\r') && !memcmp(p + i + 1, "begin", 5) &&
-		    (p[i + 6] == ' ' || p[i + 6] == '-'))
+	for (; i + 1 < n; i++)
+		if ((p[i] == '\n' || p[i] == '\r') && uu_start(p + i + 1, n - i - 1))
 			return 1;
 	return 0;
 }

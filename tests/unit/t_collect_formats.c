@@ -232,6 +232,7 @@ static void shortcut_tests(void)
 		"{ a Pascal comment }\nprogram p;\n",
 		"{\"not\": \"a document\"}\n",
 		"text\nbeginnt mit begin\nbegin-base64 not octal\n",
+		"begin with a letter\nbegin 64 too short\n",
 		"WARC/1.0\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:x>\r\nContent-Length: 3\r\n\r\nabc\r\n\r\n",
 		"text\nbegin 644 f.txt\n#86)C\n`\nend\n",
 		"begin-base64 644 f\nYWJj\n====\n",
@@ -388,6 +389,27 @@ static void shortcut_tests(void)
 		qn_buf_reset(&gz);
 		gz_member(&gz, h, sizeof h, 0);
 		same_both_ways("text with a tar checksum, in gzip", gz.data, gz.len);
+	}
+	/* The same in base-256 (a negative signed sum, in Latin-1 text), and UTF-8 in the field. */
+	{
+		unsigned char h[1024];
+		int ss = 0;
+
+		memset(h, 0xe9, sizeof h);
+		memcpy(h, "name", 4);
+		for (k = 0; k < 512; k++)
+			ss += (signed char)(k >= 148 && k < 156 ? ' ' : h[k]);
+		memset(h + 148, 0xff, 4);
+		h[152] = (unsigned char)((unsigned)ss >> 24);
+		h[153] = (unsigned char)((unsigned)ss >> 16);
+		h[154] = (unsigned char)((unsigned)ss >> 8);
+		h[155] = (unsigned char)ss;
+		same_both_ways("Latin-1 text with a base-256 tar checksum", h, sizeof h);
+		memcpy(h + 140, "\xc3\xa9t\xc3\xa9 2023-02-05 caf\xc3\xa9", 21);
+		same_both_ways("UTF-8 text at the tar checksum", h, sizeof h);
+		qn_buf_reset(&gz);
+		gz_member(&gz, h, sizeof h, 0);
+		same_both_ways("UTF-8 text at the tar checksum, in gzip", gz.data, gz.len);
 	}
 	/* Bombs: the budget is max-ratio times the file plus 1 MiB. */
 	qn_buf_reset(&in);
