@@ -62,6 +62,7 @@ void qn_cleaner_free(struct qn_cleaner *c)
 	free(c->rep);
 	free(c->gk);
 	free(c->gk2);
+	free(c->gh);
 	pii_free(c->pii);
 	rules_scratch_free(c->rs);
 	free(c);

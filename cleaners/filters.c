@@ -143,31 +143,17 @@ static void dup_pieces(struct qn_cleaner *c, const char *s, size_t n, int minrun
 #define PART_KEYS 8192
 #define PART_MAXBITS 10
 
-static inline uint64_t gram_hash(const struct qn_word *w, size_t i, int n)
-{
-	uint64_t h = (uint64_t)n;
-	int k;
+/*
+ * N-gram hashes are a left fold of the words' hashes from one seed, so
+ * the n-gram at i is the (n-1)-gram at i folded with word i+n-1: each
+ * round extends the last round's hashes by one word (c->gh) instead of
+ * hashing n words again.
+ */
+#define GRAM_SEED 0x243F6A8885A308D3ULL
 
-	for (k = 0; k < n; k++)
-		h = (h ^ w[i + k].hash) * 0x9E3779B97F4A7C15ULL + (h >> 29);
-	return h;
-}
-
-/* gram_hash with n a constant in each case, so that its loop unrolls. */
-static inline uint64_t gram_hash_n(const struct qn_word *w, size_t i, int n)
+static inline uint64_t gram_more(uint64_t h, uint64_t word)
 {
-	switch (n) {
-	case 2: return gram_hash(w, i, 2);
-	case 3: return gram_hash(w, i, 3);
-	case 4: return gram_hash(w, i, 4);
-	case 5: return gram_hash(w, i, 5);
-	case 6: return gram_hash(w, i, 6);
-	case 7: return gram_hash(w, i, 7);
-	case 8: return gram_hash(w, i, 8);
-	case 9: return gram_hash(w, i, 9);
-	case 10: return gram_hash(w, i, 10);
-	default: return gram_hash(w, i, n);
-	}
+	return (h ^ word) * 0x9E3779B97F4A7C15ULL + (h >> 29);
 }
 
 static size_t gram_chars(const struct qn_word *w, size_t i, int n)
@@ -276,10 +262,12 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 		free(c->rep);
 		free(c->gk);
 		free(c->gk2);
+		free(c->gh);
 		c->capslot = nw + 1024;
 		c->rep = qn_xmalloc(c->capslot);
 		c->gk = qn_xmalloc(c->capslot * sizeof *c->gk);
 		c->gk2 = qn_xmalloc(c->capslot * sizeof *c->gk2);
+		c->gh = qn_xmalloc(c->capslot * sizeof *c->gh);
 	}
 	memset(c->rep, 0, nw + 1);
 	/*
@@ -305,11 +293,23 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 		unsigned char need = g > 2 ? (unsigned char)(1u << (g - 3)) : 0;
 		unsigned char mark = (unsigned char)(1u << (g - 2));
 
+		/*
+		 * A candidate at i for n > 2 was one for n - 1 (its (n-1)-gram
+		 * repeats), so c->gh[i] holds that (n-1)-gram's hash.
+		 */
 		for (i = 0; i + g <= nw; i++) {
-			if (g > 2 && !(c->rep[i] & c->rep[i + 1] & need))
-				continue;
+			uint64_t h;
+
+			if (g == 2) {
+				h = gram_more(gram_more(GRAM_SEED, w[i].hash), w[i + 1].hash);
+			} else {
+				if (!(c->rep[i] & c->rep[i + 1] & need))
+					continue;
+				h = gram_more(c->gh[i], w[i + g - 1].hash);
+			}
+			c->gh[i] = h;
 			c->gk[cand].pos = (uint32_t)i;
-			c->gk[cand++].key = gram_hash_n(w, i, g);
+			c->gk[cand++].key = h;
 		}
 		if (cand <= 2 * PART_KEYS) {
 			count_top(c, c->gk, cand, mark, &bestcount, &bestfirst);
@@ -368,11 +368,13 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 		size_t i, k, cand = 0, next = 0, rep = 0;
 		unsigned need = (unsigned)g - 3;
 
+		/* as above: a candidate for n was one for n - 1 */
 		for (i = 0; i + g <= nw; i++) {
 			if ((unsigned)(c->rep[i] >> 3) < need)
 				continue;
+			c->gh[i] = gram_more(c->gh[i], w[i + g - 1].hash);
 			c->gk[cand].pos = (uint32_t)i;
-			c->gk[cand++].key = gram_hash_n(w, i, g);
+			c->gk[cand++].key = c->gh[i];
 		}
 		htab_reset(&c->ht, cand);
 		for (k = 0; k < cand; k++) {

@@ -49,6 +49,7 @@ struct qn_cleaner {
 	size_t capslot;
 	struct gkey *gk;	/* the n-gram hashes of the candidate positions */
 	struct gkey *gk2;	/* gk split into parts */
+	uint64_t *gh;		/* per word position: the hash of the n-gram there */
 	size_t capg;
 	struct pii *pii;
 	struct rules_scratch *rs;
