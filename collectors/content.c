@@ -1283,14 +1283,17 @@ static void gz_reserve(struct scratch *s, size_t n, size_t len)
  * member as libarchive's gzip filter reads them: after a member, bytes
  * that start like a gzip header are the next member, anything else is
  * ignored.  At most cap bytes come out, and no more is allocated than
- * that.  Returns the length, or -1 for anything else (corrupt,
- * truncated, over cap): libarchive reads such a file, so that its
- * messages and the bomb accounting stay the reference.
+ * that.  Returns the length, -2 when warc_stop and the first member
+ * starts a WARC record (the rest is left), or -1 for anything else (corrupt, truncated,
+ * over cap): libarchive reads such a file, so that its messages and the
+ * bomb accounting stay the reference.
  */
-static long gunzip_whole(struct scratch *s, const unsigned char *p, size_t n, size_t cap)
+static long gunzip_whole(struct scratch *s, const unsigned char *p, size_t n, size_t cap,
+			 int warc_stop)
 {
 	size_t len = 0, avail;
 	uint32_t isize;
+	int first = warc_stop;
 
 	if (n < 18)
 		return -1;
@@ -1323,6 +1326,10 @@ static long gunzip_whole(struct scratch *s, const unsigned char *p, size_t n, si
 		len += out_got;
 		p += in_used;
 		n -= in_used;
+		/* A WARC is the WARC reader's, from the raw bytes: no need to go on. */
+		if (first && len >= 5 && !memcmp(s->gz, "WARC/", 5))
+			return -2;
+		first = 0;
 		/* libarchive takes what follows for a member only from its first 10 bytes. */
 		if (n < 10 || p[0] != 0x1f || p[1] != 0x8b || p[2] != 8)
 			break;
@@ -1498,11 +1505,15 @@ static int whole_file(struct ctx *c)
 
 		if (cap > (uint64_t)LONG_MAX / 2)
 			cap = (uint64_t)LONG_MAX / 2;
-		len = gunzip_whole(s, p, n, (size_t)cap);
-		if (len < 0)
+		len = gunzip_whole(s, p, n, (size_t)cap, 1);
+		if (len == -1)
 			return 0;
 		/* A gzip'd WARC is read by the WARC reader from the raw bytes. */
-		if (len >= 5 && !memcmp(s->gz, "WARC/", 5) && warc_sniff(p, n))
+		if (len == -2 && warc_sniff(p, n))
+			return 0;
+		if (len == -2)
+			len = gunzip_whole(s, p, n, (size_t)cap, 0);
+		if (len < 0)
 			return 0;
 		if (!plain_text(s->gz, (size_t)len, 0) || maybe_jsonl(c, s->gz, (size_t)len))
 			return 0;
