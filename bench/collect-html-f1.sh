@@ -4,7 +4,7 @@
 # the words of each page's extracted text are compared with the words of
 # the reST source it was built from (_sources/PAGE.rst.txt), as bags of
 # lowercased letter-and-digit words: precision, recall and F1 per page,
-# then the median and mean over every page that has a source.  Goal:
+# then the median, quartiles and mean over every page that has a source.  Goal:
 # median F1 >= 0.9.  reST markup words (directive names, role names) and
 # generated text (index entries, version notes) keep F1 below 1 even for
 # a perfect extractor.  Beside it, the same measure for a naive baseline:
@@ -67,7 +67,8 @@ for line in open(stream, encoding="utf-8"):
 rows.sort()
 f1 = [x[0] for x in rows]
 print(f"pages with a reST source: {len(rows)}")
-print(f"F1 median {statistics.median(f1):.3f}  mean {statistics.mean(f1):.3f}  "
+q1, _, q3 = statistics.quantiles(f1, n=4)
+print(f"F1 median {statistics.median(f1):.3f}  quartiles {q1:.3f} {q3:.3f}  mean {statistics.mean(f1):.3f}  "
       f"precision median {statistics.median(x[1] for x in rows):.3f}  "
       f"recall median {statistics.median(x[2] for x in rows):.3f}")
 print(f"pages with F1 >= 0.9: {sum(x >= 0.9 for x in f1)}  below 0.8: {sum(x < 0.8 for x in f1)}")

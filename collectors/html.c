@@ -78,7 +78,12 @@ enum { MAX_DEPTH = 400 };
 	X(TABLE, "table") X(TBODY, "tbody") X(TD, "td") X(TEMPLATE, "template") \
 	X(TEXTAREA, "textarea") X(TFOOT, "tfoot") X(TH, "th") X(THEAD, "thead") \
 	X(TITLE, "title") X(TR, "tr") X(TRACK, "track") X(UL, "ul") \
-	X(VIDEO, "video") X(WBR, "wbr") X(XMP, "xmp")
+	X(VIDEO, "video") X(WBR, "wbr") X(XMP, "xmp") \
+	X(B, "b") X(BIG, "big") X(CODE, "code") X(EM, "em") X(I, "i") X(NOBR, "nobr") \
+	X(RUBY, "ruby") X(S, "s") X(SMALL, "small") X(SPAN, "span") X(STRONG, "strong") \
+	X(STRIKE, "strike") X(SUB, "sub") X(SUP, "sup") X(TT, "tt") X(U, "u") X(VAR, "var") \
+	X(DESC, "desc") X(FOREIGNOBJECT, "foreignobject") X(MI, "mi") X(MO, "mo") \
+	X(MN, "mn") X(MS, "ms") X(MTEXT, "mtext")
 
 enum tag {
 	T_ROOT, T_TEXT, T_OTHER,
@@ -87,6 +92,7 @@ enum tag {
 #undef X
 	T_COUNT
 };
+typedef char tag_fits_a_byte[T_COUNT <= 256 ? 1 : -1];
 
 static const char *const tag_names[T_COUNT] = {
 #define X(e, s) [T_##e] = s,
@@ -120,12 +126,14 @@ static const char *const boiler_words[] = {
  */
 enum { BOILER_HASH = 256 };
 static unsigned char boiler_hash[BOILER_HASH];	/* index + 1 into boiler_words; 0 empty */
+static unsigned boiler_hval[sizeof boiler_words / sizeof boiler_words[0]];	/* their hash_name */
 static unsigned char alnum_lower[256];
 
 /* Byte classes for the scanners, and each byte in ASCII lowercase. */
 enum { C_SPACE = 1, C_TAG_END = 2, C_STOP = 4, C_LT = 8 };
 static unsigned char byte_class[256], lower[256];
 static uint8_t tag_len[256];
+static unsigned tag_hval[256];	/* hash_name of each tag's name */
 
 /* Tag name to enum: an open-addressing table filled once. */
 enum { TAG_HASH = 512 };
@@ -159,9 +167,12 @@ static void tables_init(void)
 		while (boiler_hash[h])
 			h = (h + 1) & (BOILER_HASH - 1);
 		boiler_hash[h] = (unsigned char)(t + 1);
+		boiler_hval[t] = hash_name(boiler_words[t], strlen(boiler_words[t]));
 	}
-	for (t = T_OTHER + 1; t < T_COUNT; t++)
+	for (t = T_OTHER + 1; t < T_COUNT; t++) {
 		tag_len[t] = (uint8_t)strlen(tag_names[t]);
+		tag_hval[t] = hash_name(tag_names[t], tag_len[t]);
+	}
 	for (c = 0; c < 256; c++) {
 		int space = c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 
@@ -176,10 +187,12 @@ static void tables_init(void)
 /* s[0..n) is already lowercase; h is hash_name(s, n). */
 static enum tag tag_lookup(const char *s, size_t n, unsigned h)
 {
+	unsigned h0 = h;
+
 	for (h &= TAG_HASH - 1; tag_hash[h]; h = (h + 1) & (TAG_HASH - 1)) {
 		int t = tag_hash[h];
 
-		if (tag_len[t] == n && !memcmp(tag_names[t], s, n))
+		if (tag_hval[t] == h0 && tag_len[t] == n && !memcmp(tag_names[t], s, n))
 			return (enum tag)t;
 	}
 	return T_OTHER;
@@ -278,6 +291,35 @@ static int boundary(int t)
 	}
 }
 
+/* HTML start tags that end an <svg> or <math> left open (HTML5's "breakout"). */
+static int breaks_foreign(int t)
+{
+	switch (t) {
+	case T_B: case T_BIG: case T_BLOCKQUOTE: case T_BODY: case T_BR: case T_CENTER:
+	case T_CODE: case T_DD: case T_DIV: case T_DL: case T_DT: case T_EM: case T_EMBED:
+	case T_H1: case T_H2: case T_H3: case T_H4: case T_H5: case T_H6: case T_HEAD:
+	case T_HR: case T_I: case T_IMG: case T_LI: case T_LISTING: case T_MENU: case T_META:
+	case T_NOBR: case T_OL: case T_P: case T_PRE: case T_RUBY: case T_S: case T_SMALL:
+	case T_SPAN: case T_STRONG: case T_STRIKE: case T_SUB: case T_SUP: case T_TABLE:
+	case T_TT: case T_U: case T_UL: case T_VAR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Foreign elements whose content is HTML again (HTML5's integration points). */
+static int integration_point(int t)
+{
+	switch (t) {
+	case T_TITLE: case T_DESC: case T_FOREIGNOBJECT: case T_MI: case T_MO: case T_MN:
+	case T_MS: case T_MTEXT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int heading(int t)
 {
 	return t >= T_H1 && t <= T_H6;
@@ -290,7 +332,7 @@ static int boiler_word(const char *word, size_t k, unsigned h)
 	for (i = h & (BOILER_HASH - 1); boiler_hash[i]; i = (i + 1) & (BOILER_HASH - 1)) {
 		const char *b = boiler_words[boiler_hash[i] - 1];
 
-		if (!memcmp(b, word, k + 1))
+		if (boiler_hval[boiler_hash[i] - 1] == h && strlen(b) == k && !memcmp(b, word, k))
 			return 1;
 	}
 	return (k >= 7 && !memcmp(word, "sidebar", 7)) || (k >= 6 && !memcmp(word, "navbar", 6)) ||
@@ -365,6 +407,12 @@ struct parser {
 	struct qn_buf arena;		/* text, decoded */
 	struct qn_buf *title;
 	int title_done;
+	/* The verdicts on recent class values (most repeat: "pre", "reference internal"). */
+	struct {
+		const char *v;		/* in the page */
+		size_t n;
+		int boiler;
+	} class_memo[64];
 };
 
 struct writer {
@@ -418,6 +466,17 @@ static void put_text(struct writer *w, const char *s, size_t n)
 	size_t i = 0;
 
 	if (w->pre) {
+		if (w->out->len == w->start) {
+			/* No blank lines at the start of the text, even from a <pre>. */
+			size_t k = 0;
+
+			while (k < n && is_space((unsigned char)s[k]))
+				if (s[k++] == '\n' || k == n) {
+					s += k;
+					n -= k;
+					k = 0;
+				}
+		}
 		if (n) {
 			flush(w);
 			qn_buf_append(w->out, s, n);
@@ -462,7 +521,7 @@ static uint32_t new_node(struct parser *ps, int tag)
 	uint32_t parent = ps->stack[ps->depth].node;
 
 	if (ps->nn == ps->ncap) {
-		ps->ncap = ps->ncap ? 2 * ps->ncap : 1024;
+		ps->ncap = ps->ncap ? 2 * ps->ncap : 256;
 		ps->nodes = qn_xrealloc(ps->nodes, ps->ncap * sizeof *ps->nodes);
 	}
 	nd = &ps->nodes[ps->nn];
@@ -568,6 +627,105 @@ static const uint16_t cp1252[32] = {
 };
 
 /*
+ * Names HTML5 added to HTML 4's character entities that libxml2's table
+ * (HTML 4's) lacks, a selection of the common ones (punctuation, arrows,
+ * relations), sorted for bsearch (strcmp order); read only with a ';'.
+ */
+static const struct html5_entity {
+	const char *name;
+	uint32_t value;
+} html5_entities[] = {
+	{ "AMP", 0x0026 },
+	{ "COPY", 0x00A9 },
+	{ "GT", 0x003E },
+	{ "Hat", 0x005E },
+	{ "LT", 0x003C },
+	{ "Leftarrow", 0x21D0 },
+	{ "NewLine", 0x000A },
+	{ "QUOT", 0x0022 },
+	{ "REG", 0x00AE },
+	{ "Rightarrow", 0x21D2 },
+	{ "TRADE", 0x2122 },
+	{ "Tab", 0x0009 },
+	{ "ThinSpace", 0x2009 },
+	{ "ZeroWidthSpace", 0x200B },
+	{ "approx", 0x2248 },
+	{ "ast", 0x002A },
+	{ "bsol", 0x005C },
+	{ "bullet", 0x2022 },
+	{ "centerdot", 0x00B7 },
+	{ "check", 0x2713 },
+	{ "colon", 0x003A },
+	{ "comma", 0x002C },
+	{ "commat", 0x0040 },
+	{ "cross", 0x2717 },
+	{ "dash", 0x2010 },
+	{ "dollar", 0x0024 },
+	{ "downarrow", 0x2193 },
+	{ "emptyset", 0x2205 },
+	{ "equals", 0x003D },
+	{ "excl", 0x0021 },
+	{ "frac13", 0x2153 },
+	{ "frac23", 0x2154 },
+	{ "geq", 0x2265 },
+	{ "gg", 0x226B },
+	{ "grave", 0x0060 },
+	{ "hairsp", 0x200A },
+	{ "half", 0x00BD },
+	{ "hookrightarrow", 0x21AA },
+	{ "hyphen", 0x2010 },
+	{ "iff", 0x21D4 },
+	{ "in", 0x2208 },
+	{ "lbrace", 0x007B },
+	{ "lbrack", 0x005B },
+	{ "lcub", 0x007B },
+	{ "leftarrow", 0x2190 },
+	{ "leq", 0x2264 },
+	{ "ll", 0x226A },
+	{ "lowbar", 0x005F },
+	{ "lpar", 0x0028 },
+	{ "lsqb", 0x005B },
+	{ "mapsto", 0x21A6 },
+	{ "mid", 0x2223 },
+	{ "midast", 0x002A },
+	{ "nbsp", 0x00A0 },
+	{ "nexist", 0x2204 },
+	{ "num", 0x0023 },
+	{ "parallel", 0x2225 },
+	{ "percnt", 0x0025 },
+	{ "period", 0x002E },
+	{ "plus", 0x002B },
+	{ "pm", 0x00B1 },
+	{ "quest", 0x003F },
+	{ "rbrace", 0x007D },
+	{ "rbrack", 0x005D },
+	{ "rcub", 0x007D },
+	{ "rightarrow", 0x2192 },
+	{ "rpar", 0x0029 },
+	{ "rsqb", 0x005D },
+	{ "semi", 0x003B },
+	{ "setminus", 0x2216 },
+	{ "simeq", 0x2243 },
+	{ "sol", 0x002F },
+	{ "star", 0x2606 },
+	{ "starf", 0x2605 },
+	{ "subseteq", 0x2286 },
+	{ "supseteq", 0x2287 },
+	{ "uparrow", 0x2191 },
+	{ "varepsilon", 0x03F5 },
+	{ "varphi", 0x03D5 },
+	{ "vee", 0x2228 },
+	{ "verbar", 0x007C },
+	{ "vert", 0x007C },
+	{ "wedge", 0x2227 },
+};
+
+static int entity_cmp(const void *key, const void *e)
+{
+	return strcmp(key, ((const struct html5_entity *)e)->name);
+}
+
+/*
  * A character reference at s[0] == '&' (s < end): its decoded text is
  * appended to b and the bytes it took returned; 0 if it is none (the '&'
  * is then text).
@@ -645,8 +803,18 @@ static size_t char_ref(struct qn_buf *b, const char *s, const char *end)
 			break;
 		}
 		e = htmlEntityLookup((const xmlChar *)name);
+		if (!e) {
+			const struct html5_entity *e5 = q[-1] == ';' ?
+				bsearch(name, html5_entities, sizeof html5_entities / sizeof html5_entities[0],
+					sizeof html5_entities[0], entity_cmp) : NULL;
+
+			if (!e5)
+				return 0;
+			put_utf8(b, e5->value);
+			return (size_t)(q - s);
+		}
 		/* Without ';', only HTML's legacy names (Latin-1 and the four above) count. */
-		if (!e || (q[-1] != ';' && e->value > 255))
+		if (q[-1] != ';' && e->value > 255)
 			return 0;
 		put_utf8(b, e->value);
 		return (size_t)(q - s);
@@ -765,7 +933,18 @@ static int span_is(const char *s, size_t n, const char *lit)
 	return strlen(lit) == n && name_is(s, lit, n);
 }
 
-static int boilerplate(int tag, const struct attrs *a)
+static int boiler_class(struct parser *ps, const char *v, size_t n)
+{
+	unsigned i = n ? (unsigned)(n * 31 + (unsigned char)v[0] * 7 + (unsigned char)v[n - 1]) & 63 : 0;
+
+	if (ps->class_memo[i].v && ps->class_memo[i].n == n && !memcmp(ps->class_memo[i].v, v, n))
+		return ps->class_memo[i].boiler;
+	ps->class_memo[i].v = v;
+	ps->class_memo[i].n = n;
+	return ps->class_memo[i].boiler = boiler_value(v, n);
+}
+
+static int boilerplate(struct parser *ps, int tag, const struct attrs *a)
 {
 	if (a->role && (span_is(a->role, a->role_n, "navigation") || span_is(a->role, a->role_n, "banner") ||
 			span_is(a->role, a->role_n, "contentinfo") ||
@@ -778,7 +957,7 @@ static int boilerplate(int tag, const struct attrs *a)
 	/* Body and main-like elements are never dropped by name: a class there styles the page. */
 	if (tag == T_BODY || tag == T_MAIN || tag == T_ARTICLE || tag == T_HTML)
 		return 0;
-	if (a->class_ && boiler_value(a->class_, a->class_n))
+	if (a->class_ && boiler_class(ps, a->class_, a->class_n))
 		return 1;
 	if (a->id && boiler_value(a->id, a->id_n))
 		return 1;
@@ -799,6 +978,9 @@ static void start_tag(struct parser *ps, int tag, uint32_t name, const struct at
 	if (tag != T_TITLE && tag != T_META && tag != T_LINK && tag != T_STYLE && tag != T_SCRIPT &&
 	    tag != T_BASE && tag != T_NOSCRIPT && tag != T_TEMPLATE)
 		ps->body = 1;
+	if (ps->foreign && breaks_foreign(tag) && !integration_point(ps->stack[ps->depth].tag))
+		while (ps->foreign)
+			pop(ps);
 	if (ps->foreign) {
 		if (ps->depth < MAX_DEPTH && !self_closing)
 			push(ps, tag, 0, name);
@@ -854,7 +1036,7 @@ static void start_tag(struct parser *ps, int tag, uint32_t name, const struct at
 	default:
 		break;
 	}
-	if (boilerplate(tag, a))
+	if (boilerplate(ps, tag, a))
 		flags |= F_BOILER;
 	if (a->href_hash)
 		flags |= F_HREF_HASH;
@@ -1333,7 +1515,10 @@ int html_extract(const char *p, size_t n, struct qn_buf *out, struct qn_buf *tit
 	ps->title = title;
 	if (title)
 		qn_buf_reset(title);
-	qn_buf_grow(&ps->arena, n / 2 + 16);
+	/* Both sized for the page at once: pages not written to cost nothing. */
+	qn_buf_grow(&ps->arena, n + 16);
+	ps->ncap = n / 16 + 64;
+	ps->nodes = qn_xmalloc(ps->ncap * sizeof *ps->nodes);
 	parse(ps, p, n);
 	memset(&w, 0, sizeof w);
 	w.out = out;

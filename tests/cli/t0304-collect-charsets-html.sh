@@ -102,6 +102,29 @@ TXT
 )" "$(cat page.txt)"
 is "the title goes to meta" "A page|html" "$(out | jq -r '"\(.meta.title)|\(.meta.format)"')"
 
+# The parser's rules (html.c builds its own tree): end tags implied by
+# start tags, character references, raw text, newlines, tag soup, content
+# that is never text, and foreign content left by an HTML tag.
+html() { quern-collect -q -o - "$1" | jq -r .text; }
+printf '<html><body><p>one<p>two<ul><li>a<li>b</ul><dl><dt>term<dd>def</dl><table><tr><td>a<td>b<tr><td>c<td>d</table>tail</body></html>' > implied.html
+is "implied end tags: p, li, dt/dd, td, tr" "$(printf 'one\n\ntwo\n\n- a\n- b\n\nterm\ndef\n\na | b\nc | d\n\ntail')" "$(html implied.html)"
+printf '<p>&amp; &lt;x&gt; &#65;&#x42; &#128; &copy 2026 &nbsp;&hellip; &bogus; &mapsto; &#0; &#xD800; a&b &amp</p>' > refs.html
+is "character references: named (HTML 4's, HTML5's common ones, legacy without ';'), numeric, bogus" \
+	"$(printf '& <x> AB \342\202\254 \302\251 2026 \302\240\342\200\246 &bogus; \342\206\246 \357\277\275 \357\277\275 a&b &')" "$(html refs.html)"
+printf '<body><script>if (a<b) document.write("<p>no</p>")</script><style>p{}</style><p>kept</p><textarea>no</textarea><xmp><b>shown</b></xmp></body>' > raw.html
+is "raw text: script, style and textarea dropped, xmp kept as written" "$(printf 'kept\n\n<b>shown</b>')" "$(html raw.html)"
+printf '<p>a\r\nb\rc</p><pre>\nline1\r\n  line2\n</pre><pre>\n\nkeep one</pre>' > nl.html
+is "CR LF and CR; the first newline of a <pre> dropped, one only" "$(printf 'a b c\n\nline1\n  line2\n\n\nkeep one')" "$(html nl.html)"
+printf '<h3><a name="x"/>Heading</h3><p>Body text after a self-closed anchor, long enough to count.</p><p>More body text here.</p>' > anchor.html
+is "an <a/> left open ends with its heading (not the rest of the page as one link)" \
+	"$(printf 'Heading\n\nBody text after a self-closed anchor, long enough to count.\n\nMore body text here.')" "$(html anchor.html)"
+printf '<p>before<!-- <p>hidden</p> -->after<!---->x</p>text</p>more<p>cut<b' > soup.html
+is "comments, a stray </p>, a tag cut by the end of the page" "$(printf 'beforeafterx\n\ntext\n\nmore\n\ncut')" "$(html soup.html)"
+printf '<div><nav><div>menu <a href=/>x</a></div></nav><template><p>t</p></template><svg><title>svg title</title><p>in svg</p></svg><math><mi>x</mi></math>visible</div>' > drop.html
+is "nav, template, svg and math dropped; a <p> ends an open <svg>" "$(printf 'in svg\n\nvisible')" "$(html drop.html)"
+awk 'BEGIN { for (i = 0; i < 100000; i++) printf "<div><b><x-y>"; printf "deep"; for (i = 0; i < 100000; i++) printf "</span></td></x-z>"; }' > deep.html
+ok "100000 levels of nesting and 300000 stray end tags" quern-collect -q -o deep.jsonl deep.html
+
 # python3.11-doc's pages: the text of the page, not its frame.
 py=/usr/share/doc/python3.11/html
 if [ -f "$py/library/json.html" ]; then
