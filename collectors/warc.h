@@ -59,6 +59,13 @@ int warc_next(struct warc_reader *r, struct warc_record *rec, struct qn_err *err
 uint64_t warc_raw_bytes(const struct warc_reader *r);
 void warc_close(struct warc_reader *r);
 
+/*
+ * 1 (the default): a gzip member that can be is inflated whole by
+ * libdeflate (see warc.c), with the same results as zlib; tests set 0 to
+ * compare with zlib alone.
+ */
+extern int warc_whole_members;
+
 /* Whether p[0..n) starts a WARC file: 1 plain, 2 gzip-compressed, 0 not. */
 int warc_sniff(const void *p, size_t n);
 

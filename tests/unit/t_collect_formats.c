@@ -22,6 +22,7 @@
 
 #include "../tap.h"
 #include "../../collectors/collect.h"
+#include "../../collectors/warc.h"
 #include "docstream.h"
 #include "json.h"
 
@@ -209,11 +210,11 @@ static void same_both_ways(const char *what, const void *p, size_t n)
 	struct qn_buf a = QN_BUF_INIT, b = QN_BUF_INIT;
 
 	put_file(tap_path("short.in"), p, n);
-	collect_shortcuts = 1;
+	collect_shortcuts = warc_whole_members = 1;
 	collect_all(tap_path("short.in"), &a);
-	collect_shortcuts = 0;
+	collect_shortcuts = warc_whole_members = 0;
 	collect_all(tap_path("short.in"), &b);
-	collect_shortcuts = 1;
+	collect_shortcuts = warc_whole_members = 1;
 	if (!ok(a.len == b.len && !memcmp(a.data, b.data, a.len), "shortcut: %s", what)) {
 		printf("#   shortcut:\n%s#   general:\n%s", a.data, b.data);
 	}
@@ -410,6 +411,48 @@ static void shortcut_tests(void)
 		qn_buf_reset(&gz);
 		gz_member(&gz, h, sizeof h, 0);
 		same_both_ways("UTF-8 text at the tar checksum, in gzip", gz.data, gz.len);
+	}
+	/*
+	 * A gzip WARC, a member per record (one with a header CRC, one of
+	 * 300 kB, over what libdeflate takes in one go), cut and damaged.
+	 */
+	{
+		struct qn_buf rec = QN_BUF_INIT, w = QN_BUF_INIT;
+		size_t ends[8], nend = 0, j;
+
+		for (i = 0; i < 7; i++) {
+			size_t len = i == 3 ? 300000 : 40 + 500 * i;
+
+			qn_buf_reset(&in);
+			for (k = 0; in.len < len; k++)
+				qn_buf_appendf(&in, "<p>record %zu line %zu</p>\n", i, k);
+			qn_buf_reset(&rec);
+			qn_buf_appendf(&rec, "WARC/1.0\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:r%zu>\r\n"
+				       "WARC-Target-URI: http://x/%zu.html\r\nContent-Type: text/html\r\n"
+				       "Content-Length: %zu\r\n\r\n", i, i, in.len);
+			qn_buf_append(&rec, in.data, in.len);
+			qn_buf_puts(&rec, "\r\n\r\n");
+			gz_member(&w, rec.data, rec.len, i == 5 ? 8 : 0);
+			ends[nend++] = w.len;
+		}
+		same_both_ways("a gzip WARC", w.data, w.len);
+		for (j = 0; j < nend; j++) {
+			snprintf(what, sizeof what, "a gzip WARC cut after member %zu", j);
+			same_both_ways(what, w.data, ends[j]);
+			snprintf(what, sizeof what, "a gzip WARC cut inside member %zu", j);
+			same_both_ways(what, w.data, ends[j] - 7);
+		}
+		for (j = 0; j < 60; j++) {
+			size_t at = (size_t)(tap_rand() % w.len);
+			unsigned char bit = (unsigned char)(1u << (tap_rand() % 8));
+
+			w.data[at] ^= (char)bit;
+			snprintf(what, sizeof what, "a gzip WARC with a bit flipped at %zu", at);
+			same_both_ways(what, w.data, w.len);
+			w.data[at] ^= (char)bit;
+		}
+		qn_buf_release(&rec);
+		qn_buf_release(&w);
 	}
 	/* Bombs: the budget is max-ratio times the file plus 1 MiB. */
 	qn_buf_reset(&in);
