@@ -20,6 +20,9 @@
 #include <unicode/uscript.h>
 #include <unicode/ustring.h>
 #include <unicode/utf8.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "internal.h"
 
@@ -78,6 +81,14 @@ static int unicode_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc
 	unsigned char limit = nfkc ? 0x80 : 0xCC;
 	size_t i;
 
+#ifdef __SSE2__
+	for (i = 0; i + 16 <= text->len; i += 16) {	/* 16 bytes at a time */
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+
+		if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8((char)limit)), x)))
+			break;
+	}
+#else
 	for (i = 0; i + 8 <= text->len; i += 8) {	/* ASCII 8 bytes at a time */
 		uint64_t x;
 
@@ -85,6 +96,7 @@ static int unicode_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc
 		if (x & 0x8080808080808080ULL)
 			break;
 	}
+#endif
 	for (; i < text->len; i++)
 		if (p[i] >= limit)
 			break;
@@ -114,19 +126,43 @@ static void put_newline(struct qn_buf *out, unsigned *what)
 	qn_buf_putc(out, '\n');
 }
 
-/* Whether one of the 8 bytes in x is below 0x20, 0x7F, 0xC2 or 0xE2. */
-static inline int special8(uint64_t x)
+/*
+ * How many bytes at p, of one block (PLAIN_BLOCK bytes, all readable),
+ * are plain: none below 0x20, 0x7F, 0xC2 or 0xE2 (the lead bytes of C1
+ * controls, NEL, U+2028 and U+2029).  With SSE2, 16 bytes are compared
+ * at once and the count runs up to the first special byte; without, a
+ * block of 8 is all plain (8) or not (0).
+ */
+#ifdef __SSE2__
+#define PLAIN_BLOCK 16
+static inline size_t plain_prefix(const unsigned char *p)
+{
+	const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i m = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1F)), x);	/* below 0x20 */
+	unsigned bits;
+
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7F)));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC2)));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xE2)));
+	bits = (unsigned)_mm_movemask_epi8(m);
+	return bits ? (size_t)__builtin_ctz(bits) : 16;
+}
+#else
+#define PLAIN_BLOCK 8
+static inline size_t plain_prefix(const unsigned char *p)
 {
 	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-	uint64_t d, e, f;
+	uint64_t x, d, e, f;
 
+	memcpy(&x, p, 8);
 	d = x ^ (ones * 0x7F);
 	e = x ^ (ones * 0xC2);
 	f = x ^ (ones * 0xE2);
 	/* a byte below n (n <= 128), and zero bytes of d, e, f: exact tests */
 	return (((x - ones * 0x20) & ~x) | ((d - ones) & ~d) | ((e - ones) & ~e) |
-		((f - ones) & ~f)) & high ? 1 : 0;
+		((f - ones) & ~f)) & high ? 0 : 8;
 }
+#endif
 
 unsigned qn_clean_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc)
 {
@@ -144,14 +180,19 @@ unsigned qn_clean_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc)
 	for (i = 0; i < n; i++) {
 		unsigned char b;
 
-		if (i + 8 <= n) {	/* 8 plain bytes are copied at once */
-			uint64_t x;
+		if (i + PLAIN_BLOCK <= n) {
+			/*
+			 * The plain bytes of a block are copied at once (a whole
+			 * block is copied; only they are kept).  There is room:
+			 * no byte gives more than one, so out->len <= i.
+			 */
+			size_t k = plain_prefix(p + i);
 
-			memcpy(&x, p + i, 8);
-			if (!special8(x)) {
-				memcpy(out->data + out->len, &x, 8);	/* room was made above */
-				out->len += 8;
-				i += 7;
+			memcpy(out->data + out->len, p + i, PLAIN_BLOCK);
+			out->len += k;
+			i += k;
+			if (k == PLAIN_BLOCK) {
+				i--;
 				continue;
 			}
 		}

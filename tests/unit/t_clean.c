@@ -62,8 +62,8 @@ static void norm(struct qn_cleaner *c, const char *in, int nfkc, const char *wan
 }
 
 /*
- * Normalization looks at 8 bytes at a time: each kind of byte it must
- * stop at, at every offset of two 8-byte blocks, between plain letters
+ * Normalization looks at 16 bytes at a time (8 without SSE2): each kind
+ * of byte it must stop at, at every offset of two 16-byte blocks, between plain letters
  * (and a letter with an accent, which must pass untouched).
  */
 static void test_normalize_offsets(struct qn_cleaner *c)
@@ -78,26 +78,115 @@ static void test_normalize_offsets(struct qn_cleaner *c)
 		{ " ", " ", 0 }, { "~", "~", 0 },
 	};
 	struct qn_buf b = QN_BUF_INIT;
-	char in[64], want[64];
+	char in[96], want[96];
 	size_t i, off;
 	int bad = 0;
 
 	for (i = 0; i < sizeof k / sizeof k[0]; i++)
-		for (off = 1; off < 17; off++) {
+		for (off = 1; off < 34; off++) {
 			unsigned got;
 
-			snprintf(in, sizeof in, "%.*s%s%.*s", (int)off, "abcdefghijklmnopq", k[i].in,
-				 (int)(17 - off), "rstuvwxyzABCDEFGH");
-			snprintf(want, sizeof want, "%.*s%s%.*s", (int)off, "abcdefghijklmnopq", k[i].out,
-				 (int)(17 - off), "rstuvwxyzABCDEFGH");
+			snprintf(in, sizeof in, "%.*s%s%.*s", (int)off, "abcdefghijklmnopqrstuvwxyz0123456789", k[i].in,
+				 (int)(34 - off), "ABCDEFGHIJKLMNOPQRSTUVWXYZ!$%&()*+");
+			snprintf(want, sizeof want, "%.*s%s%.*s", (int)off, "abcdefghijklmnopqrstuvwxyz0123456789", k[i].out,
+				 (int)(34 - off), "ABCDEFGHIJKLMNOPQRSTUVWXYZ!$%&()*+");
 			qn_buf_reset(&b);
 			qn_buf_puts(&b, in);
 			got = qn_clean_normalize(c, &b, 0);
 			if ((strcmp(qn_buf_str(&b), want) || got != k[i].what) && bad++ < 5)
 				printf("# normalize case %zu at %zu: got '%s' (%u)\n", i, off, qn_buf_str(&b), got);
 		}
-	is_int(bad, 0, "normalize: controls and line ends at every offset of 8-byte blocks");
+	is_int(bad, 0, "normalize: controls and line ends at every offset of two 16-byte blocks");
 	qn_buf_release(&b);
+}
+
+/* The line-end and control pass of normalization, a byte at a time. */
+static void ref_newline(struct qn_buf *o, unsigned *what)
+{
+	while (o->len && (o->data[o->len - 1] == ' ' || o->data[o->len - 1] == '\t')) {
+		o->len--;
+		*what |= NORM_TRAILING_SPACE;
+	}
+	if (o->len == 0 || (o->len >= 2 && o->data[o->len - 1] == '\n' && o->data[o->len - 2] == '\n'))
+		*what |= NORM_BLANK_LINES;
+	else
+		o->data[o->len++] = '\n';
+}
+
+static unsigned ref_normalize(const char *in, size_t n, struct qn_buf *o)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	unsigned what = 0;
+	size_t i;
+
+	qn_buf_reset(o);
+	qn_buf_grow(o, n + 1);
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\n') {
+			ref_newline(o, &what);
+		} else if (p[i] == '\r') {
+			i += i + 1 < n && p[i + 1] == '\n';
+			what |= NORM_LINE_ENDS;
+			ref_newline(o, &what);
+		} else if (p[i] == 0xC2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F) {
+			if (p[++i] == 0x85) {
+				what |= NORM_LINE_ENDS;
+				ref_newline(o, &what);
+			} else {
+				what |= NORM_CONTROL;
+			}
+		} else if (p[i] == 0xE2 && i + 2 < n && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
+			i += 2;
+			what |= NORM_LINE_ENDS;
+			ref_newline(o, &what);
+		} else if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7F) {
+			what |= NORM_CONTROL;
+		} else {
+			o->data[o->len++] = (char)p[i];
+		}
+	}
+	while (o->len && (o->data[o->len - 1] == ' ' || o->data[o->len - 1] == '\t')) {
+		o->len--;
+		what |= NORM_TRAILING_SPACE;
+	}
+	while (o->len >= 2 && o->data[o->len - 1] == '\n' && o->data[o->len - 2] == '\n') {
+		o->len--;
+		what |= NORM_BLANK_LINES;
+	}
+	o->data[o->len] = '\0';
+	return what;
+}
+
+/* Random texts of plain runs, blanks, line ends and controls against it. */
+static void test_normalize_random(struct qn_cleaner *c)
+{
+	static const char *const piece[] = {
+		"a", "word", "plain text of some length, ", "\xc3\xa9", "\xe2\x80\x94", "\xc2\xa0",
+		" ", "  ", "\t", "\n", "\n\n\n", "\r", "\r\n", "\xc2\x85", "\xc2\x80",
+		"\xe2\x80\xa8", "\xe2\x80\xa9", "\x01", "\x1f", "\x7f", "\xc2", "\xe2\x80",
+	};
+	struct qn_buf in = QN_BUF_INIT, got = QN_BUF_INIT, want = QN_BUF_INIT;
+	int t, bad = 0;
+
+	for (t = 0; t < 3000; t++) {
+		size_t k, np = (size_t)(tap_rand() % 40);
+		unsigned gw, ww;
+
+		qn_buf_reset(&in);
+		for (k = 0; k < np; k++)
+			qn_buf_puts(&in, piece[tap_rand() % (sizeof piece / sizeof piece[0])]);
+		/* "\xc2" and "\xe2\x80" alone are cut characters: end them */
+		qn_buf_puts(&in, "z");
+		ww = ref_normalize(in.data, in.len, &want);
+		qn_buf_set(&got, in.data, in.len);
+		gw = qn_clean_normalize(c, &got, 0) & ~(unsigned)NORM_NFC;
+		if ((got.len != want.len || memcmp(got.data, want.data, got.len) || gw != ww) && bad++ < 3)
+			printf("# normalize random %d: got %zu bytes (%u), want %zu (%u)\n", t, got.len, gw, want.len, ww);
+	}
+	is_int(bad, 0, "normalize: random texts against a byte-at-a-time reference");
+	qn_buf_release(&in);
+	qn_buf_release(&got);
+	qn_buf_release(&want);
 }
 
 static void test_normalize(struct qn_cleaner *c)
@@ -114,6 +203,7 @@ static void test_normalize(struct qn_cleaner *c)
 	     "lines of blanks are blank lines");
 	norm(c, "", 0, "", 0, "nothing");
 	test_normalize_offsets(c);
+	test_normalize_random(c);
 }
 
 static void test_luhn(void)
