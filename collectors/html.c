@@ -134,6 +134,7 @@ enum { C_SPACE = 1, C_TAG_END = 2, C_STOP = 4, C_LT = 8 };
 static unsigned char byte_class[256], lower[256];
 static uint8_t tag_len[256];
 static unsigned tag_hval[256];	/* hash_name of each tag's name */
+static uint64_t tag_words[256][2];	/* each tag's name, zero-padded to 16 bytes */
 
 /* Tag name to enum: an open-addressing table filled once. */
 enum { TAG_HASH = 512 };
@@ -172,6 +173,7 @@ static void tables_init(void)
 	for (t = T_OTHER + 1; t < T_COUNT; t++) {
 		tag_len[t] = (uint8_t)strlen(tag_names[t]);
 		tag_hval[t] = hash_name(tag_names[t], tag_len[t]);
+		memcpy(tag_words[t], tag_names[t], tag_len[t]);
 	}
 	for (c = 0; c < 256; c++) {
 		int space = c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
@@ -184,15 +186,20 @@ static void tables_init(void)
 	}
 }
 
-/* s[0..n) is already lowercase; h is hash_name(s, n). */
+/*
+ * s[0..16) holds the name, already lowercase, zero-padded; n is its
+ * length (at most 16) and h its hash_name.
+ */
 static enum tag tag_lookup(const char *s, size_t n, unsigned h)
 {
 	unsigned h0 = h;
+	uint64_t w[2];
 
+	memcpy(w, s, sizeof w);
 	for (h &= TAG_HASH - 1; tag_hash[h]; h = (h + 1) & (TAG_HASH - 1)) {
 		int t = tag_hash[h];
 
-		if (tag_hval[t] == h0 && tag_len[t] == n && !memcmp(tag_names[t], s, n))
+		if (tag_hval[t] == h0 && tag_len[t] == n && tag_words[t][0] == w[0] && tag_words[t][1] == w[1])
 			return (enum tag)t;
 	}
 	return T_OTHER;
@@ -1257,7 +1264,7 @@ static void title_text(struct parser *ps, const char *s, size_t n)
 /* Markup at p[i] == '<': returns the position after it. */
 static size_t markup(struct parser *ps, const char *p, size_t n, size_t i)
 {
-	char name[16];
+	char name[16] = { 0 };
 	size_t k, ns, j;
 	int tag, end = 0, self_closing;
 	uint32_t h = 0;
