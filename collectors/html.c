@@ -206,7 +206,7 @@ static enum tag tag_lookup(const char *s, size_t n, unsigned h)
 }
 
 /* Elements whose content is never text for a reader. */
-static int never_text(int t)
+static int never_text_rule(int t)
 {
 	switch (t) {
 	case T_SCRIPT: case T_STYLE: case T_NOSCRIPT:
@@ -224,7 +224,7 @@ static int never_text(int t)
 	}
 }
 
-static int block(int t)
+static int block_rule(int t)
 {
 	switch (t) {
 	case T_P: case T_DIV: case T_SECTION:
@@ -242,7 +242,7 @@ static int block(int t)
 	}
 }
 
-static int container(int t)
+static int container_rule(int t)
 {
 	switch (t) {
 	case T_UL: case T_OL: case T_DIV:
@@ -254,7 +254,7 @@ static int container(int t)
 }
 
 /* Elements with no content and no end tag. */
-static int void_elem(int t)
+static int void_elem_rule(int t)
 {
 	switch (t) {
 	case T_AREA: case T_BASE: case T_BASEFONT: case T_BGSOUND: case T_BR:
@@ -268,7 +268,7 @@ static int void_elem(int t)
 }
 
 /* Start tags that close an open <p> (HTML5's "close a p element"). */
-static int closes_p(int t)
+static int closes_p_rule(int t)
 {
 	switch (t) {
 	case T_ADDRESS: case T_ARTICLE: case T_ASIDE: case T_BLOCKQUOTE:
@@ -286,7 +286,7 @@ static int closes_p(int t)
 }
 
 /* Scope boundaries: an end tag does not reach past these to an element below. */
-static int boundary(int t)
+static int boundary_rule(int t)
 {
 	switch (t) {
 	case T_APPLET: case T_CAPTION: case T_TABLE: case T_TD: case T_TH:
@@ -299,7 +299,7 @@ static int boundary(int t)
 }
 
 /* HTML start tags that end an <svg> or <math> left open (HTML5's "breakout"). */
-static int breaks_foreign(int t)
+static int breaks_foreign_rule(int t)
 {
 	switch (t) {
 	case T_B: case T_BIG: case T_BLOCKQUOTE: case T_BODY: case T_BR: case T_CENTER:
@@ -316,7 +316,7 @@ static int breaks_foreign(int t)
 }
 
 /* Foreign elements whose content is HTML again (HTML5's integration points). */
-static int integration_point(int t)
+static int integration_point_rule(int t)
 {
 	switch (t) {
 	case T_TITLE: case T_DESC: case T_FOREIGNOBJECT: case T_MI: case T_MO: case T_MN:
@@ -326,6 +326,34 @@ static int integration_point(int t)
 		return 0;
 	}
 }
+
+/* The rules above as one bit set per tag, filled once by tables_init. */
+enum {
+	P_NEVER_TEXT = 1, P_BLOCK = 2, P_CONTAINER = 4, P_VOID = 8, P_CLOSES_P = 16,
+	P_BOUNDARY = 32, P_BREAKS_FOREIGN = 64, P_INTEGRATION = 128
+};
+static unsigned char tag_props[256];
+
+static void props_init(void)
+{
+	int t;
+
+	for (t = 0; t < T_COUNT; t++)
+		tag_props[t] = (unsigned char)((never_text_rule(t) ? P_NEVER_TEXT : 0) | (block_rule(t) ? P_BLOCK : 0) |
+					       (container_rule(t) ? P_CONTAINER : 0) | (void_elem_rule(t) ? P_VOID : 0) |
+					       (closes_p_rule(t) ? P_CLOSES_P : 0) | (boundary_rule(t) ? P_BOUNDARY : 0) |
+					       (breaks_foreign_rule(t) ? P_BREAKS_FOREIGN : 0) |
+					       (integration_point_rule(t) ? P_INTEGRATION : 0));
+}
+
+static int never_text(int t) { return tag_props[t] & P_NEVER_TEXT; }
+static int block(int t) { return tag_props[t] & P_BLOCK; }
+static int container(int t) { return tag_props[t] & P_CONTAINER; }
+static int void_elem(int t) { return tag_props[t] & P_VOID; }
+static int closes_p(int t) { return tag_props[t] & P_CLOSES_P; }
+static int boundary(int t) { return tag_props[t] & P_BOUNDARY; }
+static int breaks_foreign(int t) { return tag_props[t] & P_BREAKS_FOREIGN; }
+static int integration_point(int t) { return tag_props[t] & P_INTEGRATION; }
 
 static int heading(int t)
 {
@@ -1395,7 +1423,7 @@ static int permalink(const struct writer *w, const struct node *nd)
 			return 0;
 		s = (const unsigned char *)w->arena + cn->u.t.off;
 		for (e = s + cn->u.t.len; s < e; s++) {
-			if (isalnum(*s))
+			if (alnum_lower[*s])
 				return 0;
 			vis += !is_space(*s) && (*s & 0xC0) != 0x80;
 		}
@@ -1512,12 +1540,18 @@ static void emit(struct writer *w, uint32_t id, int depth, int list_kind)
 	}
 }
 
+static void init_once(void)
+{
+	tables_init();
+	props_init();
+}
+
 int html_extract(const char *p, size_t n, struct qn_buf *out, struct qn_buf *title)
 {
 	struct parser *ps;
 	struct writer w;
 
-	pthread_once(&tables_once, tables_init);
+	pthread_once(&tables_once, init_once);
 	ps = qn_xcalloc(1, sizeof *ps);
 	ps->title = title;
 	if (title)
