@@ -103,6 +103,12 @@ float qn_gpt_forward(struct qn_gpt *m, const int32_t *inputs,
  * another order and writes them out here (into a buffer the model owns).
  */
 const float *qn_gpt_logits(struct qn_gpt *m);
+/*
+ * Starts a new gradient: the next backward's gradient is not added to
+ * the old one.  (The fast path zeroes every tensor's gradient but the
+ * token embedding's, which that backward overwrites; read m->grads after
+ * a backward.)
+ */
 void qn_gpt_zero_grad(struct qn_gpt *m);
 /*
  * Adds the gradient of the last forward's mean loss to m->grads; needs a

@@ -161,10 +161,12 @@ static double pass_forward(const struct pass_ops *ops, const struct qn_gpt_confi
  * Backward of the mean loss of the forward just run on the same a[]
  * (inputs inp, targets tgt, B x T): adds the parameter gradients into g[].
  * Every scratch gradient is zeroed before the op that adds into it.
+ * fresh_wte (the fused path only): g[QN_WTE] holds nothing to keep, so
+ * the head writes it rather than adding to it.
  */
 static void pass_backward(const struct pass_ops *ops, const struct qn_gpt_config *cfg,
 			  REAL *const *p, REAL *const *g, REAL *const *a,
-			  const int32_t *inp, const int32_t *tgt, int B, int T)
+			  const int32_t *inp, const int32_t *tgt, int B, int T, int fresh_wte)
 {
 	int L = cfg->n_layer, C = cfg->channels, NH = cfg->n_head;
 	int Vp = cfg->padded_vocab, N = B * T;
@@ -177,10 +179,11 @@ static void pass_backward(const struct pass_ops *ops, const struct qn_gpt_config
 		/* dlogits from the logits and lse, chunk by chunk with the
 		 * output projection's backward */
 		ops->head_backward(a[D_LNF], g[QN_WTE], a[A_LOGITS], a[A_LSE], a[A_LNF],
-				   p[QN_WTE], tgt, (REAL)1 / N, N, C, cfg->vocab, Vp);
+				   p[QN_WTE], tgt, (REAL)1 / N, N, C, cfg->vocab, Vp, fresh_wte);
 	} else
 #endif
 	{
+		(void)fresh_wte;
 		memset(dlogits, 0, (size_t)N * Vp * sizeof *dlogits);
 		OP(softmax_xent_backward)(dlogits, a[A_PROBS], tgt, (REAL)1 / N, N,
 					  cfg->vocab, Vp);

@@ -68,7 +68,8 @@ QN_OPS_T(qn_fast_, float)
  * NULL: the logits alone);
  * backward: with dlogits = (softmax(logits) - onehot) * dloss (padded
  * columns 0), dwte += dlogits^T inp and dinp += dlogits wte; the logits
- * are left as they are.
+ * are left as they are.  With fresh_dwte, dwte = dlogits^T inp instead
+ * (whatever it held, every one of its Vp rows is written).
  * The N*Vp logits are kept in the order the chunks are computed in, not
  * as [N,Vp]; qn_fast_head_logits writes them out as [N,Vp].
  */
@@ -76,7 +77,7 @@ void qn_fast_head_forward(float *losses, float *lse, float *logits, const float 
 	const float *wte, const int32_t *targets, int N, int C, int V, int Vp);
 void qn_fast_head_backward(float *dinp, float *dwte, const float *logits,
 	const float *lse, const float *inp, const float *wte, const int32_t *targets,
-	float dloss, int N, int C, int V, int Vp);
+	float dloss, int N, int C, int V, int Vp, int fresh_dwte);
 void qn_fast_head_logits(float *out, const float *logits, int N, int Vp);
 
 /*

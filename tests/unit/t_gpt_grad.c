@@ -75,7 +75,7 @@ int main(void)
 		av[i] = acts + off;
 
 	double loss = pass_forward(NULL, &cfg, pv, av, inp, tgt, B, T);
-	pass_backward(NULL, &cfg, pv, gv, av, inp, tgt, B, T);
+	pass_backward(NULL, &cfg, pv, gv, av, inp, tgt, B, T, 0);
 	ok(loss > 0 && isfinite(loss), "double loss %.12f", loss);
 
 	/* 1. finite differences for every parameter */

@@ -243,9 +243,20 @@ static void test_head(int n, int c, int v, int vp)
 	qn_ref_softmax_xent_backward(d1, p1, tg, 1.0f / n, n, v, vp);
 	qn_ref_matmul_backward(dx1, dw1, NULL, d1, x, w, n, c, vp);
 	float *keep = dup(l2, nl);
-	qn_fast_head_backward(dx2, dw2, l2, lse, x, w, tg, 1.0f / n, n, c, v, vp);
+	qn_fast_head_backward(dx2, dw2, l2, lse, x, w, tg, 1.0f / n, n, c, v, vp, 0);
 	ok(!memcmp(keep, l2, nl * 4), "head backward leaves the logits");
 	free(keep);
+
+	/* fresh_dwte: dwte written over whatever it held (NaN here) */
+	float *dwz = calloc((size_t)vp * c, 4), *dwf = malloc((size_t)vp * c * 4);
+	float *dxz = calloc(nc, 4), *dxf = calloc(nc, 4);
+	for (size_t i = 0; i < (size_t)vp * c; i++)
+		dwf[i] = NAN;
+	qn_fast_head_backward(dxz, dwz, l2, lse, x, w, tg, 1.0f / n, n, c, v, vp, 0);
+	qn_fast_head_backward(dxf, dwf, l2, lse, x, w, tg, 1.0f / n, n, c, v, vp, 1);
+	ok(!memcmp(dwf, dwz, (size_t)vp * c * 4) && !memcmp(dxf, dxz, nc * 4),
+	   "head backward, fresh dwte: the bytes of adding into zeros");
+	free(dwz), free(dwf), free(dxz), free(dxf);
 	snprintf(what, sizeof what, "head backward %dx%d -> %d of %d dinp", n, c, v, vp);
 	close_to(dx2, dx1, nc, 1e-4, 1e-6, what);
 	snprintf(what, sizeof what, "head backward %dx%d -> %d of %d dwte", n, c, v, vp);
@@ -262,7 +273,7 @@ static void test_head(int n, int c, int v, int vp)
 		qn_fast_head_forward(th == 1 ? loss3 : loss1, th == 1 ? lse3 : p1,
 				     th == 1 ? l3 : l1, x, w, tg, n, c, v, vp);
 		qn_fast_head_backward(a, b, th == 1 ? l3 : l1, th == 1 ? lse3 : p1, x, w, tg,
-				      1.0f / n, n, c, v, vp);
+				      1.0f / n, n, c, v, vp, 0);
 	}
 	omp_set_num_threads(saved);
 	same = !memcmp(l3, l1, nl * 4) && !memcmp(loss3, loss1, n * 4) &&
