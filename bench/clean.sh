@@ -2,7 +2,8 @@
 # bench/clean.sh: quern-clean's throughput with every default step on, on
 # the documents quern-collect makes of /usr/share/doc and /usr/share/man:
 # MB/s per core at -j1 and -j2 (CPU time and wall time), each step's
-# share of the time, and, side by side on a slice of the same documents,
+# share of the CPU time and the rest's (reading, parsing and writing the
+# JSON, the manifest), and, side by side on a slice of the same documents,
 # the Python implementation of the same filter definitions
 # (tests/golden/clean-ref.py, plain CPython like datatrove's filters).
 # Dolma's published rate for its taggers is about 2.3 MB/s per core.

@@ -198,7 +198,7 @@ struct qn_cleaner;
 
 struct qn_cleaner *qn_cleaner_new(const struct qn_clean_config *cfg);
 void qn_cleaner_free(struct qn_cleaner *c);
-/* Measures per-step time into result.step_seconds when on. */
+/* Measures each step's CPU time (the calling thread's) into result.step_seconds when on. */
 void qn_cleaner_timing(struct qn_cleaner *c, int on);
 /*
  * Runs every enabled step on text, changing it in place.  With dry_run,

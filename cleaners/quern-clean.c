@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "buf.h"
@@ -637,19 +638,32 @@ static void print_summary(void)
 	fprintf(stderr, "; %llu error%s\n", (unsigned long long)cnt.errors, cnt.errors == 1 ? "" : "s");
 }
 
+/*
+ * The steps' CPU time (each worker measures its own thread's), their
+ * shares, and the rest of the process's CPU time: reading, decompressing
+ * and parsing the input, writing the output, the manifest.
+ */
 static void print_profile(double wall)
 {
-	double total = 0;
+	struct rusage ru;
+	double total = 0, cpu = 0;
 	int i;
 
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+		      (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
 	for (i = 0; i < QN_NSTEPS; i++)
 		total += cnt.step_seconds[i];
-	fprintf(stderr, "%s: profile: %.1f MB in %.3f s wall, %.1f MB/s; steps %.3f s of thread time\n",
+	fprintf(stderr, "%s: profile: %.1f MB in %.3f s wall, %.1f MB/s; %.3f s CPU, %.1f MB per CPU second; "
+		"steps %.3f s CPU\n",
 		qn_progname, (double)cnt.bytes_in / 1e6, wall,
-		wall > 0 ? (double)cnt.bytes_in / 1e6 / wall : 0, total);
+		wall > 0 ? (double)cnt.bytes_in / 1e6 / wall : 0, cpu,
+		cpu > 0 ? (double)cnt.bytes_in / 1e6 / cpu : 0, total);
 	for (i = 0; i < QN_NSTEPS; i++)
 		fprintf(stderr, "%s: profile: %-18s %7.3f s %5.1f%%\n", qn_progname, qn_step_names[i],
-			cnt.step_seconds[i], total > 0 ? 100 * cnt.step_seconds[i] / total : 0);
+			cnt.step_seconds[i], cpu > 0 ? 100 * cnt.step_seconds[i] / cpu : 0);
+	fprintf(stderr, "%s: profile: %-18s %7.3f s %5.1f%%\n", qn_progname, "other",
+		cpu > total ? cpu - total : 0, cpu > total ? 100 * (cpu - total) / cpu : 0);
 }
 
 static void record_counters(void)

@@ -59,6 +59,10 @@ is "and the same events" "$ev1" "$ev3"
 is "and the same counters" "$c1" "$c3"
 
 # --dry-run: everything goes through, the drops are recorded as such.
+# --profile: CPU time by step, and the rest.
+ok "--profile" quern-clean -q --profile -o prof.jsonl docs.jsonl.zst
+like "gives the run's CPU time" 'profile: [0-9.]+ MB in [0-9.]+ s wall, [0-9.]+ MB/s; [0-9.]+ s CPU' "$(err)"
+is "and a line for each step and the rest" 9 "$(grep -c 'profile: [a-z_0-9]* *[0-9.]* s *[0-9.]*%' .err)"
 ok "--dry-run" quern-clean -q --dry-run -o dry.jsonl docs.jsonl.zst
 is "a dry run drops nothing" "$n_in" "$(wc -l < dry.jsonl | tr -d ' ')"
 is "and records what it would drop" "$(( n_in - n_out ))" \
