@@ -95,7 +95,7 @@ struct scratch {
 	struct libdeflate_decompressor *inflater;	/* gzip files read whole */
 	unsigned char *gz;		/* what they decompress to */
 	size_t gz_cap;
-	unsigned char buf[READ_CHUNK];
+	unsigned char buf[READ_CHUNK + 1];	/* + 1: a NUL after a whole file */
 };
 
 struct scratch *scratch_new(void)
@@ -987,7 +987,7 @@ static la_ssize_t la_read(struct archive *a, void *client, const void **out)
 		s->peek_pos = s->peek_len;
 		return n;
 	}
-	n = fd_read(s, s->buf, sizeof s->buf);
+	n = fd_read(s, s->buf, READ_CHUNK);
 	if (n < 0) {
 		archive_set_error(a, errno, "%s", strerror(errno));
 		return -1;
@@ -1019,7 +1019,7 @@ static int drain(struct scratch *s)
 		if (lseek(s->fd, 0, SEEK_SET) < 0)
 			return -errno;
 		for (;;) {
-			ssize_t n = read(s->fd, s->buf, sizeof s->buf);
+			ssize_t n = read(s->fd, s->buf, READ_CHUNK);
 
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -1035,7 +1035,7 @@ static int drain(struct scratch *s)
 	}
 	s->peek_pos = s->peek_len;
 	while (!s->raw_eof)
-		if (fd_read(s, s->buf, sizeof s->buf) < 0)
+		if (fd_read(s, s->buf, READ_CHUNK) < 0)
 			return -errno;
 	return 0;
 }
@@ -1206,20 +1206,20 @@ out:
 /*
  * Reads the start of the file into s->peek: the whole file when it is a
  * regular file of at most --max-doc-bytes (one read for most files: a
- * short read at its size is its end), else up to READ_CHUNK bytes.
- * 0, or -1 with errno.
+ * short read at its size is its end), else up to READ_CHUNK bytes, and a
+ * NUL after them.  0, or -1 with errno.
  */
 static int read_ahead(struct scratch *s)
 {
 	unsigned char *dst = s->buf;
-	size_t cap = sizeof s->buf;
+	size_t cap = READ_CHUNK;
 
-	if (s->regular && s->size >= sizeof s->buf && s->size < limits.max_doc_bytes) {
+	if (s->regular && s->size >= READ_CHUNK && s->size < limits.max_doc_bytes) {
 		cap = (size_t)s->size + 1;	/* one byte more: a file that grew is not whole */
-		if (s->whole_cap < cap) {
+		if (s->whole_cap < cap + 1) {
 			free(s->whole);
-			s->whole = qn_xmalloc(cap);
-			s->whole_cap = cap;
+			s->whole = qn_xmalloc(cap + 1);
+			s->whole_cap = cap + 1;
 		}
 		dst = s->whole;
 	}
@@ -1244,6 +1244,8 @@ static int read_ahead(struct scratch *s)
 			break;
 		}
 	}
+	/* Text is handed on NUL-terminated, as a qn_buf would be. */
+	dst[s->peek_len] = '\0';
 	return 0;
 }
 

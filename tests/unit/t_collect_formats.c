@@ -171,10 +171,14 @@ static void gz_member(struct qn_buf *out, const void *p, size_t n, int flags)
 	deflateEnd(&z);
 }
 
-/* Every result of collecting path, and the JSON of its documents, as one string. */
-static void collect_all(const char *path, struct qn_buf *out)
+/*
+ * Every result of collecting path, and the JSON of its documents, as one
+ * string.  With a scratch s (else a new one), which may hold what an
+ * earlier file left: the results must not depend on it.
+ */
+static void collect_all(const char *path, struct qn_buf *out, struct scratch *used)
 {
-	struct scratch *s = scratch_new();
+	struct scratch *s = used ? used : scratch_new();
 	struct qn_buf json = QN_BUF_INIT;
 	struct item it;
 	int i;
@@ -201,19 +205,35 @@ static void collect_all(const char *path, struct qn_buf *out)
 		       it.error ? it.error : "-");
 	item_release(&it);
 	qn_buf_release(&json);
-	scratch_free(s);
+	if (!used)
+		scratch_free(s);
 }
 
-/* The file p[0..n) collected with and without the shortcut: the same results. */
+static struct scratch *dirty;	/* has read a long file of HTML without NULs */
+
+/*
+ * The file p[0..n) collected with the shortcut, by a scratch that has
+ * read another file before, and without, by a new one: the same results.
+ */
 static void same_both_ways(const char *what, const void *p, size_t n)
 {
 	struct qn_buf a = QN_BUF_INIT, b = QN_BUF_INIT;
 
+	if (!dirty) {
+		struct qn_buf junk = QN_BUF_INIT;
+
+		while (junk.len < (700 << 10))
+			qn_buf_puts(&junk, "<p>left over <b>from</b> an earlier file\n");
+		put_file(tap_path("dirty.in"), junk.data, junk.len);
+		dirty = scratch_new();
+		collect_all(tap_path("dirty.in"), &a, dirty);
+		qn_buf_release(&junk);
+	}
 	put_file(tap_path("short.in"), p, n);
 	collect_shortcuts = warc_whole_members = 1;
-	collect_all(tap_path("short.in"), &a);
+	collect_all(tap_path("short.in"), &a, dirty);
 	collect_shortcuts = warc_whole_members = 0;
-	collect_all(tap_path("short.in"), &b);
+	collect_all(tap_path("short.in"), &b, NULL);
 	collect_shortcuts = warc_whole_members = 1;
 	if (!ok(a.len == b.len && !memcmp(a.data, b.data, a.len), "shortcut: %s", what)) {
 		printf("#   shortcut:\n%s#   general:\n%s", a.data, b.data);
@@ -238,6 +258,8 @@ static void shortcut_tests(void)
 		"text\nbegin 644 f.txt\n#86)C\n`\nend\n",
 		"begin-base64 644 f\nYWJj\n====\n",
 		"<!DOCTYPE html><html><head><title>T</title></head><body><p>a page</p></body></html>\n",
+		"<html><body><p>no end",
+		"<p>x",
 		"caf\xe9 cr\xe8me br\xfbl\xe9\n",
 		"caf\xc3\xa9 UTF-8\n",
 		"\xef\xbb\xbf" "BOM then text\n",
@@ -358,6 +380,14 @@ static void shortcut_tests(void)
 			limits.max_doc_bytes = saved_max;
 		}
 	}
+	/* Long HTML, read into the whole-file buffer, ending without a newline. */
+	qn_buf_reset(&in);
+	for (i = 0; in.len < (400 << 10); i++)
+		qn_buf_appendf(&in, "<h2>part %zu</h2><p>text of part %zu</p>", i, i);
+	same_both_ways("400 kB of HTML", in.data, in.len);
+	qn_buf_reset(&gz);
+	gz_member(&gz, in.data, in.len, 0);
+	same_both_ways("400 kB of HTML in gzip", gz.data, gz.len);
 	/* uuencoded text after lines of every length, plain and in gzip. */
 	for (i = 0; i < 40; i++) {
 		qn_buf_reset(&in);
@@ -622,6 +652,7 @@ int main(void)
 		ok(g.docs <= NMEMBERS, "truncated at %zu: no more documents than members", cut);
 	}
 	shortcut_tests();
+	scratch_free(dirty);
 	tap_cleanup();
 	return done_testing();
 }
