@@ -1556,6 +1556,8 @@ int html_extract(const char *p, size_t n, struct qn_buf *out, struct qn_buf *tit
 	struct parser *ps;
 	struct writer w;
 
+	if (n >= UINT32_MAX)
+		return -1;	/* node indices and text offsets are 32-bit */
 	pthread_once(&tables_once, init_once);
 	ps = qn_xcalloc(1, sizeof *ps);
 	ps->title = title;

@@ -26,8 +26,8 @@
  * Appends the main text of the UTF-8 page p[0..n) to out (valid UTF-8 if p is,
  * no blank lines at either end).  If title is not NULL, it is set to the
  * page's <title>, whitespace collapsed.  Any bytes are parsed (none is an
- * error); the time is linear in n.  Returns 0 (-1 is reserved for a page
- * that cannot be parsed).  Thread-safe.
+ * error); the time is linear in n.  Returns 0, or -1 (nothing appended)
+ * for a page of 4 GiB or more.  Thread-safe.
  */
 int html_extract(const char *p, size_t n, struct qn_buf *out, struct qn_buf *title);
 
