@@ -313,6 +313,7 @@ static void text_doc(struct ctx *c, const char *p, size_t n, const struct hints 
 	struct cs_result cs;
 	struct result *r;
 	struct qn_doc *d = &s->doc;
+	struct qn_buf kept;
 	int html, plain_utf8;
 	const char *t;
 	size_t tn;
@@ -360,7 +361,6 @@ static void text_doc(struct ctx *c, const char *p, size_t n, const struct hints 
 	}
 	r = add_result(c, R_DOC, h->source);
 	r->text_bytes = tn;
-	qn_buf_set(&d->text, t, tn);
 	qn_buf_set(&d->id, r->id, 32);
 	qn_buf_set(&d->source, h->source ? h->source : c->it->source,
 		   strlen(h->source ? h->source : c->it->source));
@@ -372,9 +372,15 @@ static void text_doc(struct ctx *c, const char *p, size_t n, const struct hints 
 		qn_buf_putc(&d->extra, '}');
 	}
 	d->has_id = d->has_source = d->has_locator = 1;
+	/* The text is lent to the document, not copied: qn_doc_to_json only reads it. */
+	kept = d->text;
+	d->text.data = (char *)t;
+	d->text.len = tn;
+	d->text.cap = tn + 1;
 	r->json_off = c->json->len;
 	qn_doc_to_json(d, c->json);
 	r->json_len = c->json->len - r->json_off;
+	d->text = kept;
 	if (s->conv.cap > 4 * (size_t)TEXT_CHUNK + limits.max_doc_bytes / 4)
 		qn_buf_release(&s->conv);
 }
