@@ -73,7 +73,8 @@ static int32_t to_u16(struct qn_cleaner *c, const char *s, size_t n, UChar **buf
  * NFC or NFKC of text, in place.  Returns 1 if it changed.  Code points
  * below U+0300 are NFC-stable and never combine with what precedes them,
  * so text without a byte >= 0xCC needs no NFC; ASCII needs no NFKC.
- * The rest is checked, and normalized if it must be, as UTF-8 (nfc.cc).
+ * The rest, from just before the first such byte, is checked, and
+ * normalized if it must be, as UTF-8 (nfc.cc).
  */
 static int unicode_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc)
 {
@@ -102,11 +103,20 @@ static int unicode_normalize(struct qn_cleaner *c, struct qn_buf *text, int nfkc
 			break;
 	if (i == text->len)
 		return 0;
-	if (qn_normalize_utf8(text->data, text->len, nfkc, &c->tmp) != 1)
+	/*
+	 * Only the text from the code point before p[i] on can change: it
+	 * is below U+0300 (ASCII for NFKC), so normalization has a boundary
+	 * before it, and everything before it stays as it is.
+	 */
+	if (i > 0)
+		for (i--; i > 0 && (p[i] & 0xC0) == 0x80; i--)
+			;
+	if (qn_normalize_utf8(text->data + i, text->len - i, nfkc, &c->tmp) != 1)
 		return 0;
-	if (c->tmp.len == text->len && !memcmp(c->tmp.data, text->data, text->len))
+	if (c->tmp.len == text->len - i && !memcmp(c->tmp.data, text->data + i, c->tmp.len))
 		return 0;
-	qn_buf_set(text, c->tmp.data, c->tmp.len);
+	text->len = i;
+	qn_buf_append(text, c->tmp.data, c->tmp.len);
 	return 1;
 }
 

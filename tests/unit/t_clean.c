@@ -193,6 +193,9 @@ static void test_normalize(struct qn_cleaner *c)
 {
 	norm(c, "plain text\n", 0, "plain text\n", 0, "plain text is left alone");
 	norm(c, "Cafe\xcc\x81\n", 0, "Caf\xc3\xa9\n", NORM_NFC, "NFD to NFC");
+	norm(c, "d\xc3\xa9j\xc3\xa0 vu, caf\xc3\xa9" "e\xcc\x81\n", 0, "d\xc3\xa9j\xc3\xa0 vu, caf\xc3\xa9\xc3\xa9\n", NORM_NFC,
+	     "NFD after NFC text: the letter before the first mark composes");
+	norm(c, "x\xcc\x81\xcc\xa3\n", 0, "x\xcc\xa3\xcc\x81\n", NORM_NFC, "marks reordered at the start");
 	norm(c, "\xef\xac\x81le\n", 0, "\xef\xac\x81le\n", 0, "NFC keeps the fi ligature");
 	norm(c, "\xef\xac\x81le\n", 1, "file\n", NORM_NFC, "NFKC does not");
 	norm(c, "a\r\nb\rc\xc2\x85" "d\xe2\x80\xa8" "e", 0, "a\nb\nc\nd\ne", NORM_LINE_ENDS, "line ends");
