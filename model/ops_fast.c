@@ -14,7 +14,10 @@
  * global norm adds fixed chunks in order; so the bytes are the same run
  * to run and for any OMP_NUM_THREADS (on one machine: the exp-heavy loops
  * have AVX2 and AVX2+FMA builds whose sums differ in the last bits from
- * the SSE2 one).
+ * the SSE2 one).  Slabs and chunks of any size are handed out
+ * dynamically: on cores shared with other programs, a thread that loses
+ * its core for a time slice would otherwise hold the rest at the end of
+ * the loop.
  *
  * On cores shared with other programs, OMP_WAIT_POLICY=passive matters:
  * libgomp's threads spin between parallel regions by default, taking the
@@ -293,7 +296,7 @@ void qn_fast_matmul_forward(float *out, const float *inp, const float *w,
 	int by_col = OC >= N, ns = by_col ? nslabs(OC, SLAB_COLS) : nslabs(N, SLAB_ROWS);
 
 	blas_init();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
 	for (int i = 0; i < ns; i++) {
 		int lo, hi;
 		if (by_col) {
@@ -372,7 +375,7 @@ void qn_fast_attention_forward(float *out, float *preatt, float *att,
 	float scale = 1.0f / sqrtf((float)hs);
 
 	blas_init();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
 	for (int bh = 0; bh < B * NH; bh++) {
 		int b = bh / NH, h = bh % NH;
 		const float *q = qkv + (size_t)b * T * 3 * C + h * hs;
@@ -417,7 +420,7 @@ void qn_fast_attention_backward(float *dqkv, float *dpreatt, float *datt,
 	float scale = 1.0f / sqrtf((float)hs);
 
 	blas_init();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
 	for (int bh = 0; bh < B * NH; bh++) {
 		int b = bh / NH, h = bh % NH;
 		size_t qoff = (size_t)b * T * 3 * C + h * hs;
@@ -484,7 +487,7 @@ void qn_fast_gelu_forward(float *out, const float *inp, size_t n)
 {
 	long chunks = (long)((n + CHUNK - 1) / CHUNK);
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
 	for (long c = 0; c < chunks; c++) {
 		size_t lo = (size_t)c * CHUNK, len = n - lo < CHUNK ? n - lo : CHUNK;
 		gelu_fwd(out + lo, inp + lo, len);
@@ -495,7 +498,7 @@ void qn_fast_gelu_backward(float *dinp, const float *inp, const float *dout, siz
 {
 	long chunks = (long)((n + CHUNK - 1) / CHUNK);
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
 	for (long c = 0; c < chunks; c++) {
 		size_t lo = (size_t)c * CHUNK, len = n - lo < CHUNK ? n - lo : CHUNK;
 		gelu_bwd(dinp + lo, inp + lo, dout + lo, len);
