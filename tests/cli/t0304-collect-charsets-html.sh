@@ -115,6 +115,8 @@ printf '<body><script>if (a<b) document.write("<p>no</p>")</script><style>p{}</s
 is "raw text: script, style and textarea dropped, xmp kept as written" "$(printf 'kept\n\n<b>shown</b>')" "$(html raw.html)"
 printf '<p>a\r\nb\rc</p><pre>\nline1\r\n  line2\n</pre><pre>\n\nkeep one</pre>' > nl.html
 is "CR LF and CR; the first newline of a <pre> dropped, one only" "$(printf 'a b c\n\nline1\n  line2\n\n\nkeep one')" "$(html nl.html)"
+printf '<pre><!-- c -->\n\n  code\n</pre>' > pre.html
+is "no blank line first, even from a <pre>" "  code" "$(html pre.html)"
 printf '<h3><a name="x"/>Heading</h3><p>Body text after a self-closed anchor, long enough to count.</p><p>More body text here.</p>' > anchor.html
 is "an <a/> left open ends with its heading (not the rest of the page as one link)" \
 	"$(printf 'Heading\n\nBody text after a self-closed anchor, long enough to count.\n\nMore body text here.')" "$(html anchor.html)"
