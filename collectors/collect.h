@@ -69,6 +69,9 @@ struct item {
 	char *path;		/* to open and to name in messages; "-" for stdin */
 	char *source;		/* the file:// URI (NULL for IT_ERROR) */
 	char *abspath;		/* path resolved, when the walk knows it (else NULL) */
+	const char *name;	/* non-NULL: path's base name, to open relative to dirfd */
+	int dirfd;		/* the walk's open directory of path, with name */
+	void *dir;		/* what holds dirfd open (quern-collect.c's) */
 	/* set by the worker */
 	char *error;		/* the file could not be read at all */
 	struct result *res;

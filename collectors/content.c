@@ -1582,7 +1582,10 @@ void collect_item(struct item *it, struct scratch *s, struct qn_buf *json)
 		struct stat st;
 
 		/* O_NONBLOCK: a file swapped for a FIFO after the walk must not hang us. */
-		s->fd = open(it->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (it->name)	/* relative to its directory: one path component to look up */
+			s->fd = openat(it->dirfd, it->name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		else
+			s->fd = open(it->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (s->fd < 0) {
 			file_error(it, strerror(errno));
 			qn_hasher_free(s->hasher);

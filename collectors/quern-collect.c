@@ -108,14 +108,53 @@ static void batch_destroy(struct batch *b)
 	free(b);
 }
 
+/*
+ * A directory of the walk, kept open while its files wait in batches, so
+ * that a worker opens each file by its name relative to it (openat)
+ * rather than by its whole path: one component to look up, not every
+ * one.  At most MAX_DIRREFS are open; past that files are opened by path.
+ * Only the main thread takes and drops references.
+ */
+struct dirref {
+	int fd;		/* -1: none, open by path */
+	int refs;
+};
+
+enum { MAX_DIRREFS = 256 };
+static int ndirrefs;
+
+static struct dirref *dirref_new(int fd)
+{
+	struct dirref *d = qn_xmalloc(sizeof *d);
+
+	d->fd = fd;
+	d->refs = 1;
+	if (fd >= 0)
+		ndirrefs++;
+	return d;
+}
+
+static void dirref_put(struct dirref *d)
+{
+	if (!d || --d->refs)
+		return;
+	if (d->fd >= 0) {
+		close(d->fd);
+		ndirrefs--;
+	}
+	free(d);
+}
+
 static void batch_free(struct batch *b)
 {
 	int i;
 
 	if (!b)
 		return;
-	for (i = 0; i < b->n; i++)
+	for (i = 0; i < b->n; i++) {
+		dirref_put(b->items[i].dir);
 		item_release(&b->items[i]);
+	}
 	/* A batch of large documents gives its buffer back. */
 	if (nspare < SPARE_BATCHES && b->json.cap <= 4 * (size_t)BATCH_BYTES)
 		spare[nspare++] = b;
@@ -302,18 +341,25 @@ static char *file_uri(const char *abs, const char *rel)
 }
 
 /*
- * A file to read: path to open, abs_root/rel for its URI.  resolved: the
+ * A file to read: path to open (name in dir, when dir is open), abs_root/rel
+ * for its URI.  resolved: the
  * walk went through no symbolic link and abs_root came from realpath, so
  * abs_root/rel is what realpath(path) would say, and the manifest need
  * not ask again (a readlink per component of every file).
  */
 static void add_file(const char *path, const char *abs_root, const char *rel,
-		     uint64_t size, int resolved)
+		     uint64_t size, int resolved, struct dirref *dir, const char *name)
 {
 	struct item *it = new_item();
 
 	it->kind = IT_FILE;
 	it->path = qn_xstrdup(path);
+	if (dir && dir->fd >= 0) {
+		dir->refs++;
+		it->dir = dir;
+		it->dirfd = dir->fd;
+		it->name = it->path + strlen(it->path) - strlen(name);
+	}
 	it->source = file_uri(abs_root, rel);
 	if (resolved && !rel)
 		it->abspath = qn_xstrdup(abs_root);
@@ -491,14 +537,20 @@ static void walk_dir(struct qn_buf *path, size_t rel_off, const char *abs_root,
 		     int resolved)
 {
 	struct ent *ents;
+	struct dirref *dir;
 	DIR *d;
-	int i, n;
+	int i, n, fd;
 
-	if (!(d = opendir(path->data))) {
+	/* As opendir(3) opens it. */
+	fd = open(path->data, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
 		add_error(path->data, errno);
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	ents = read_dir(d, path->data, &n);
+	dir = dirref_new(ndirrefs < MAX_DIRREFS ? fcntl(dirfd(d), F_DUPFD_CLOEXEC, 0) : -1);
 	closedir(d);
 	qsort(ents, (size_t)n, sizeof *ents, cmp_ent);
 	for (i = 0; i < n && !failure; i++) {
@@ -524,7 +576,7 @@ static void walk_dir(struct qn_buf *path, size_t rel_off, const char *abs_root,
 			break;
 		case E_FILE:
 			if (selected(rel, e->name))
-				add_file(path->data, abs_root, rel, e->size, resolved);
+				add_file(path->data, abs_root, rel, e->size, resolved, dir, e->name);
 			else
 				cnt.excluded++;
 			break;
@@ -545,6 +597,7 @@ static void walk_dir(struct qn_buf *path, size_t rel_off, const char *abs_root,
 	for (i = 0; i < n; i++)
 		free(ents[i].name);
 	free(ents);
+	dirref_put(dir);
 }
 
 /*
@@ -593,7 +646,7 @@ static void walk_source(const char *src, const struct stat *st)
 		const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
 
 		if (selected(base, base))
-			add_file(src, abs, NULL, (uint64_t)st->st_size, resolved);
+			add_file(src, abs, NULL, (uint64_t)st->st_size, resolved, NULL, NULL);
 		else
 			cnt.excluded++;
 	}
