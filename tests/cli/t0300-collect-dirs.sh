@@ -162,6 +162,23 @@ run=$(sql "SELECT max(id) FROM runs")
 is "every part is recorded as an output" "$(ls part-*.jsonl | wc -l | tr -d ' ')" \
 	"$(sql "SELECT count(*) FROM run_files WHERE run = $run AND role = 'output'")"
 
+# A tree deeper than the directories the walk keeps open (256): a file at
+# every level, each found, recorded by its resolved path, in path order.
+p=deep
+i=0
+while [ $i -lt 300 ]; do
+	mkdir -p "$p" && printf 'level %d\n' $i > "$p/f.txt"
+	p=$p/d
+	i=$((i + 1))
+done
+ok "a tree 300 directories deep" quern-collect -q -j2 -o deep.jsonl deep
+is "a document per level" 300 "$(wc -l < deep.jsonl | tr -d ' ')"
+is "in path order (d/ before f.txt)" "level 299 level 0" \
+	"$(jq -j .text deep.jsonl | sed -n '1p;$p' | tr '\n' ' ' | sed 's/ $//')"
+run=$(sql "SELECT max(id) FROM runs")
+is "every file recorded by its absolute path" 300 \
+	"$(sql "SELECT count(*) FROM run_files rf JOIN files f ON f.id = rf.file WHERE rf.run = $run AND rf.role = 'input' AND f.path LIKE '$(cd deep && pwd -P)/%f.txt'")"
+
 # The same bytes for any -j, on real system text too.
 set -- d
 for s in /usr/share/doc/bash /usr/share/common-licenses; do
