@@ -85,6 +85,20 @@ static void slab(int len, int n, int i, int align, int *lo, int *hi)
 }
 
 /*
+ * Elementwise work under PAR_MIN floats runs on the calling thread alone:
+ * waking a sleeping worker for it (OMP_WAIT_POLICY=passive) costs tens of
+ * microseconds on idle cores and up to a time slice on busy ones, more
+ * than the work (a LayerNorm of issue 7's 256 x 128 takes about 10 us).
+ * The results are the same either way.
+ */
+#define PAR_MIN ((size_t)1 << 18)
+
+static int par(size_t n)
+{
+	return n >= PAR_MIN;
+}
+
+/*
  * The loops heavy in exp (the cross-entropy's rows, GELU) are built twice,
  * for AVX2 and for any x86-64, and chosen when the program loads.
  */
@@ -187,7 +201,7 @@ static inline float vtanh(float u)
 void qn_fast_encoder_forward(float *out, const int32_t *inp, const float *wte,
 			     const float *wpe, int B, int T, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par((size_t)B * T * C))
 	for (int bt = 0; bt < B * T; bt++) {
 		float *o = out + (size_t)bt * C;
 		const float *e = wte + (size_t)inp[bt] * C, *p = wpe + (size_t)(bt % T) * C;
@@ -201,7 +215,7 @@ void qn_fast_encoder_forward(float *out, const int32_t *inp, const float *wte,
 void qn_fast_encoder_backward(float *dwte, float *dwpe, const float *dout,
 			      const int32_t *inp, int B, int T, int C)
 {
-#pragma omp parallel
+#pragma omp parallel if (par((size_t)B * T * C))
 	{
 		int lo, hi;
 		slab(C, omp_get_num_threads(), omp_get_thread_num(), 16, &lo, &hi);
@@ -221,7 +235,7 @@ void qn_fast_encoder_backward(float *dwte, float *dwpe, const float *dout,
 void qn_fast_layernorm_forward(float *out, float *mean, float *rstd,
 			       const float *inp, const float *w, const float *b, int N, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par((size_t)N * C))
 	for (int n = 0; n < N; n++) {
 		const float *x = inp + (size_t)n * C;
 		float *o = out + (size_t)n * C;
@@ -251,7 +265,7 @@ void qn_fast_layernorm_backward(float *dinp, float *dw, float *db,
 				const float *dout, const float *inp, const float *w,
 				const float *mean, const float *rstd, int N, int C)
 {
-#pragma omp parallel
+#pragma omp parallel if (par((size_t)N * C))
 	{
 #pragma omp for schedule(static)
 		for (int n = 0; n < N; n++) {
@@ -487,7 +501,7 @@ void qn_fast_gelu_forward(float *out, const float *inp, size_t n)
 {
 	long chunks = (long)((n + CHUNK - 1) / CHUNK);
 
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (par(n))
 	for (long c = 0; c < chunks; c++) {
 		size_t lo = (size_t)c * CHUNK, len = n - lo < CHUNK ? n - lo : CHUNK;
 		gelu_fwd(out + lo, inp + lo, len);
@@ -498,7 +512,7 @@ void qn_fast_gelu_backward(float *dinp, const float *inp, const float *dout, siz
 {
 	long chunks = (long)((n + CHUNK - 1) / CHUNK);
 
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (par(n))
 	for (long c = 0; c < chunks; c++) {
 		size_t lo = (size_t)c * CHUNK, len = n - lo < CHUNK ? n - lo : CHUNK;
 		gelu_bwd(dinp + lo, inp + lo, dout + lo, len);
@@ -507,7 +521,7 @@ void qn_fast_gelu_backward(float *dinp, const float *inp, const float *dout, siz
 
 void qn_fast_residual_forward(float *out, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (par(n))
 	for (size_t i = 0; i < n; i++)
 		out[i] = a[i] + b[i];
 }
@@ -823,7 +837,7 @@ void qn_fast_adamw_scaled(float *params, const float *grads, float *m, float *v,
 	float c1 = 1.0f - powf(beta1, (float)t), c2 = 1.0f - powf(beta2, (float)t);
 	float ic1 = 1.0f / c1, ic2 = 1.0f / c2;
 
-#pragma omp parallel
+#pragma omp parallel if (par(n))
 	{
 		size_t nt = (size_t)omp_get_num_threads(), i = (size_t)omp_get_thread_num();
 		size_t lo = (n * i / nt) & ~(size_t)15, hi = i + 1 == nt ? n : (n * (i + 1) / nt) & ~(size_t)15;
