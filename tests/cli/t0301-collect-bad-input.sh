@@ -81,6 +81,9 @@ else
 	ok "--follow-symlinks ends on a loop" quern-collect -q -o lf.jsonl --follow-symlinks l
 fi
 is "the file link is followed" "real real" "$(jq -j .text lf.jsonl | tr '\n' ' ' | sed 's/ $//')"
+run=$(sql "SELECT max(id) FROM runs")
+is "a followed link is recorded as its target" "$(cd l && pwd -P)/real.txt" \
+	"$(sql "SELECT DISTINCT f.path FROM run_files rf JOIN files f ON f.id = rf.file WHERE rf.run = $run AND rf.role = 'input'")"
 is "the loops are counted" 2 "$(counter skipped_loop)"
 is "dangling links and link loops are skipped symlinks" 3 "$(counter skipped_symlink)"
 is "no errors" 0 "$(counter errors)"
