@@ -45,6 +45,9 @@
  */
 #define _GNU_SOURCE		/* memmem */
 #include <ctype.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <libxml/HTMLparser.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -880,8 +883,43 @@ static const char *decode(struct qn_buf *b, const char *s, const char *end, int 
 		qn_buf_grow(b, (size_t)(end - s));
 	d = b->data + b->len;
 	while (s < end) {
-		unsigned char c = (unsigned char)*s;
+		unsigned char c;
 
+#ifdef __SSE2__
+		/*
+		 * 16 bytes at a time: those before the first that needs a look
+		 * are copied (the store may write past them: the arena has room
+		 * for what is left of the input), spaces counted by mask.
+		 */
+		if (end - s >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+			__m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('&')),
+								 _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))),
+						    _mm_cmpeq_epi8(v, _mm_setzero_si128()));
+			unsigned m, k;
+
+			if (stop_lt)
+				stop = _mm_or_si128(stop, _mm_cmpeq_epi8(v, _mm_set1_epi8('<')));
+			m = (unsigned)_mm_movemask_epi8(stop);
+			k = m ? (unsigned)__builtin_ctz(m) : 16;
+			if (k) {
+				/* ' ', or 9 to 12 (\t \n \v \f; \r is a stop): (v - 9) < 4 unsigned */
+				__m128i sp = _mm_or_si128(
+					_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
+					_mm_cmplt_epi8(_mm_xor_si128(_mm_sub_epi8(v, _mm_set1_epi8(9)),
+								     _mm_set1_epi8((char)0x80)),
+						       _mm_set1_epi8((char)(4 ^ 0x80))));
+				unsigned spaces = (unsigned)_mm_movemask_epi8(sp) & ((1u << k) - 1);
+
+				_mm_storeu_si128((__m128i *)(void *)d, v);
+				vis += k - (unsigned)__builtin_popcount(spaces);
+				s += k;
+				d += k;
+				continue;
+			}
+		}
+#endif
+		c = (unsigned char)*s;
 		if (!(byte_class[c] & mask)) {
 			*d++ = (char)c;
 			vis += !(byte_class[c] & C_SPACE);
@@ -891,10 +929,11 @@ static const char *decode(struct qn_buf *b, const char *s, const char *end, int 
 		if (c == '<')
 			break;
 		if (c == '&') {
-			size_t k;
+			size_t k, at = (size_t)(d - b->data);
 
-			b->len = (size_t)(d - b->data);
+			b->len = at;
 			k = refs ? char_ref(b, s, end) : 0;
+			d = b->data + at;	/* (char_ref never grows the arena; were it to) */
 			if (k) {
 				for (; d < b->data + b->len; d++)
 					vis += !is_space((unsigned char)*d);
