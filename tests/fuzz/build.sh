@@ -27,7 +27,7 @@ targets() {
 docstream|lib/buf.c lib/err.c lib/hash.c lib/utf8.c lib/docstream.c lib/json.c lib/json.cc|libarchive libxxhash libzstd zlib simdjson||
 collect_archive|lib/buf.c lib/err.c lib/hash.c lib/utf8.c lib/docstream.c lib/json.c lib/json.cc collectors/content.c collectors/warc.c collectors/html.c collectors/charset.c|libarchive libxxhash libzstd zlib simdjson icu-uc icu-i18n gumbo libxml-2.0 libdeflate||
 collect_html|lib/buf.c lib/err.c lib/utf8.c collectors/html.c collectors/charset.c|icu-uc icu-i18n gumbo libxml-2.0 libdeflate||
-collect_warc|lib/buf.c lib/err.c collectors/warc.c|zlib||
+collect_warc|lib/buf.c lib/err.c collectors/warc.c|zlib libdeflate||
 clean|lib/buf.c lib/err.c lib/utf8.c cleaners/config.c cleaners/text.c cleaners/filters.c cleaners/pii.c cleaners/rules.c cleaners/cleaner.c cleaners/langid.cc|icu-uc icu-i18n libpcre2-8 libxxhash|-I@top@/cleaners -I/usr/include/cld2/public -I/usr/include/cld2/internal|-lcld2
 dedup|lib/buf.c lib/err.c lib/hash.c dedup/minhash.c dedup/extsort.c dedup/sigfile.c dedup/cluster.c|icu-uc icu-i18n libxxhash|-I@top@/dedup|
 ckpt|lib/buf.c lib/err.c lib/hash.c trainer/checkpoint.c|libxxhash||
