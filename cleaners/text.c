@@ -20,6 +20,7 @@
 #include <unicode/uscript.h>
 #include <unicode/ustring.h>
 #include <unicode/utf8.h>
+#include <xxhash.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -350,22 +351,53 @@ static struct qn_word *new_word(struct qn_cleaner *c)
 	return &c->w[c->nw++];
 }
 
-#define FNV_START 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
-
-/* FNV-1a of s[0..n) continued from h. */
-static inline uint64_t fnv_more(uint64_t h, const unsigned char *s, size_t n)
+/*
+ * A word's hash, computed once its end is known.  A word of at most 8
+ * bytes is one 64-bit load (when 8 bytes of text are there to read),
+ * masked to its length, with the length in the top byte, which a word
+ * of 8 bytes never has there (0x09-0x0F are blanks or single characters),
+ * so different words give different values; then a bijective mix (the
+ * murmur3 finalizer): no two such words collide.  Longer words go to
+ * XXH3.  Every word, from every path below, is hashed by this function.
+ */
+static inline uint64_t word_hash(const unsigned char *s, size_t len, size_t room)
 {
-	size_t i;
+	uint64_t x = 0;
 
-	for (i = 0; i < n; i++)
-		h = (h ^ s[i]) * FNV_PRIME;
-	return h;
+	if (len > 8)
+		return XXH3_64bits(s, len);
+	if (room >= 8) {
+		memcpy(&x, s, 8);
+		if (len < 8)
+			x &= ((uint64_t)1 << (8 * len)) - 1;
+	} else {
+		memcpy(&x, s, len);
+	}
+	x ^= (uint64_t)len << 56;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
 }
 
-static uint64_t fnv(const char *s, size_t n)
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+/*
+ * Bit 7 of each byte of x that is an ASCII letter (*letters) or an ASCII
+ * letter or digit (the return value).  Range tests on the low 7 bits,
+ * which cannot carry into the next byte; bytes >= 0x80 are none.
+ */
+static inline uint64_t ascii_alnum8(uint64_t x, uint64_t *letters)
 {
-	return fnv_more(FNV_START, (const unsigned char *)s, n);
+	uint64_t y = x & ~HIGH, l = y | (ONES * 0x20);
+	uint64_t dig = (y + ONES * (0x80 - '0')) & ~(y + ONES * (0x7F - '9'));
+	uint64_t let = (l + ONES * (0x80 - 'a')) & ~(l + ONES * (0x7F - 'z'));
+
+	*letters = let & ~x & HIGH;
+	return (dig | let) & ~x & HIGH;
 }
 
 static int is_stop(const char *s, size_t n)
@@ -398,7 +430,7 @@ static void split_nospace(struct qn_cleaner *c, const char *s, size_t off, size_
 		w->len = (uint32_t)n;
 		w->nchars = (uint32_t)qn_nchars(s + off, n);
 		w->flags = W_ALPHA;
-		w->hash = fnv(s + off, n);
+		w->hash = word_hash((const unsigned char *)s + off, n, n);
 		return;
 	}
 	ubrk_setText(c->brk, c->u16a, n16, &e);
@@ -424,7 +456,7 @@ static void split_nospace(struct qn_cleaner *c, const char *s, size_t off, size_
 		w->len = (uint32_t)(i8 - start8);
 		w->nchars = (uint32_t)k;
 		w->flags = W_ALPHA;
-		w->hash = fnv(s + w->off, w->len);
+		w->hash = word_hash((const unsigned char *)s + w->off, w->len, n - (w->off - off));
 		start8 = i8;
 		prev = b;
 	}
@@ -482,7 +514,7 @@ size_t qn_clean_words(struct qn_cleaner *c, const char *s, size_t n,
 			w->len = (uint32_t)(j - i);
 			w->nchars = 1;
 			w->flags = (b < 0x80 ? ascii_punct[b] : in_punct_set(cp)) ? W_SYMBOL : 0;
-			w->hash = fnv(s + i, j - i);
+			w->hash = word_hash(p + i, j - i, n - i);
 			i = j;
 			continue;
 		}
@@ -508,21 +540,40 @@ size_t qn_clean_words(struct qn_cleaner *c, const char *s, size_t n,
 			struct qn_word *w;
 			size_t k = 1;
 			int any_alpha = alpha, all_punct = b < 0x80 ? ascii_punct[b] : in_punct_set(cp);
-			/* the word's hash, fnv(s + start, i - start), as it is read */
-			uint64_t h = fnv_more(FNV_START, p + start, j - start);
 
 			i = j;
 			while (i < n) {
-				unsigned char d = p[i];
+				unsigned char d;
 				UChar32 e;
 				int a2;
 
+				if (i + 8 <= n) {
+					/* ASCII letters and digits 8 bytes at a time */
+					uint64_t x, let, stop;
+					size_t m;
+
+					memcpy(&x, p + i, 8);
+					stop = ~ascii_alnum8(x, &let) & HIGH;
+					m = stop ? (size_t)__builtin_ctzll(stop) / 8 : 8;
+					if (m) {
+						if (m < 8)
+							let &= ((uint64_t)1 << (8 * m)) - 1;
+						any_alpha |= let != 0;
+						all_punct = 0;
+						i += m;
+						k += m;
+						if (m == 8)
+							continue;
+					}
+				}
+				if (i >= n)
+					break;
+				d = p[i];
 				if (d < 0x80) {
 					if (ascii_class[d] != C_WORD)
 						break;
 					any_alpha |= d > '9';
 					all_punct = 0;
-					h = (h ^ d) * FNV_PRIME;
 					i++;
 					k++;
 					continue;
@@ -533,7 +584,6 @@ size_t qn_clean_words(struct qn_cleaner *c, const char *s, size_t n,
 					break;
 				any_alpha |= a2;
 				all_punct &= in_punct_set(e);
-				h = fnv_more(h, p + i, j - i);
 				i = j;
 				k++;
 			}
@@ -543,7 +593,7 @@ size_t qn_clean_words(struct qn_cleaner *c, const char *s, size_t n,
 			w->nchars = (uint32_t)k;
 			w->flags = (any_alpha ? W_ALPHA : 0) | (all_punct ? W_SYMBOL : 0) |
 				   (is_stop(s + start, i - start) ? W_STOP : 0);
-			w->hash = h;
+			w->hash = word_hash(p + start, i - start, n - start);
 		}
 	}
 	*words = c->w;

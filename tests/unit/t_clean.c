@@ -5,6 +5,7 @@
  * the Gopher repetition measures against a plain quadratic reference on
  * random texts made of few words (so that n-grams repeat).
  */
+#include <ctype.h>
 #include <math.h>
 
 #include "../tap.h"
@@ -46,6 +47,71 @@ static void test_words(struct qn_cleaner *c)
 	is_int(words(c, "", &w), 0, "no words in nothing");
 	is_int(words(c, " \t\n ", &w), 0, "nor in blanks");
 	is_int(words(c, "a1b2 3.14", &w), 4, "letters and digits run together, dots split");
+}
+
+/*
+ * The splitter reads ASCII letters and digits 8 bytes at a time: random
+ * texts of ASCII and one Latin letter, split by a byte-at-a-time
+ * reference (runs of letters and digits, é among them, are words, blanks
+ * split, any other character is a word alone); equal words must have
+ * equal hashes and different words different ones.
+ */
+static void test_words_random(struct qn_cleaner *c)
+{
+	static const char *const piece[] = {
+		"a", "Z", "7", "word", "Words09", "abcdefgh", "abcdefghijklmnopq", "\xc3\xa9",
+		" ", "  ", "\n", "\t", ",", ".", "-", "'", "(", "@", "_", "`", "{", "~", "[", "/",
+	};
+	struct qn_buf t = QN_BUF_INIT;
+	int r, bad = 0;
+
+	for (r = 0; r < 2000; r++) {
+		const unsigned char *p;
+		const struct qn_word *w;
+		size_t np = (size_t)(tap_rand() % 30), k, i, nw, ref = 0;
+
+		qn_buf_reset(&t);
+		for (k = 0; k < np; k++)
+			qn_buf_puts(&t, piece[tap_rand() % (sizeof piece / sizeof piece[0])]);
+		p = (const unsigned char *)t.data;
+		nw = qn_clean_words(c, t.data, t.len, &w);
+		for (i = 0; i < t.len && !bad;) {
+			size_t a = i, chars = 0;
+			int alpha = 0;
+
+			if (p[i] == ' ' || p[i] == '\n' || p[i] == '\t') {
+				i++;
+				continue;
+			}
+			if (isalnum(p[i]) || p[i] == 0xC3) {
+				while (i < t.len && (isalnum(p[i]) || p[i] == 0xC3)) {
+					alpha |= isalpha(p[i]) || p[i] == 0xC3;
+					i += p[i] == 0xC3 ? 2 : 1;
+					chars++;
+				}
+			} else {
+				i++;
+				chars = 1;
+			}
+			if (ref >= nw || w[ref].off != a || w[ref].len != i - a || w[ref].nchars != chars ||
+			    !(w[ref].flags & W_ALPHA) != !alpha)
+				bad++;
+			ref++;
+		}
+		if (!bad && ref != nw)
+			bad++;
+		for (i = 0; i < nw && !bad; i++)
+			for (k = 0; k < i; k++)
+				if ((w[i].len == w[k].len && !memcmp(t.data + w[i].off, t.data + w[k].off, w[i].len)) !=
+				    (w[i].hash == w[k].hash))
+					bad++;
+		if (bad) {
+			printf("# words random %d: '%s'\n", r, t.data);
+			break;
+		}
+	}
+	is_int(bad, 0, "words: random ASCII texts against a byte-at-a-time reference, hashes equal iff words are");
+	qn_buf_release(&t);
 }
 
 static void norm(struct qn_cleaner *c, const char *in, int nfkc, const char *want, unsigned want_what,
@@ -526,6 +592,7 @@ int main(void)
 	qn_clean_config_init(&cfg);
 	c = qn_cleaner_new(&cfg);
 	test_words(c);
+	test_words_random(c);
 	test_normalize(c);
 	test_luhn();
 	test_params();
