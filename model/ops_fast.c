@@ -678,7 +678,7 @@ FMA_TARGET static void chunk_dlogits_fma(float *d, const float *l, int n, float 
 
 #define CHUNK_CALL(name, fma, ...) ((fma) ? name##_fma(__VA_ARGS__) : name##_plain(__VA_ARGS__))
 #else
-#define CHUNK_CALL(name, fma, ...) name##_plain(__VA_ARGS__)
+#define CHUNK_CALL(name, fma, ...) ((void)(fma), name##_plain(__VA_ARGS__))
 #endif
 
 /*
