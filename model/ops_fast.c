@@ -22,7 +22,13 @@
  * On cores shared with other programs, OMP_WAIT_POLICY=passive matters:
  * libgomp's threads spin between parallel regions by default, taking the
  * cores the working threads need (about 3x slower steps here under load);
- * passive waiting costs a few microseconds per region (~100 per step).
+ * passive waiting costs 15-25 microseconds per region here (~100 per
+ * step), a time slice when the cores are busy, which is why elementwise
+ * work under PAR_MIN floats stays on the calling thread.
+ *
+ * The output projection and the cross-entropy are one fused op each way
+ * (qn_fast_head_forward and _backward), by vocabulary chunks small enough
+ * to stay in cache: no [N,Vp] probabilities are stored.
  *
  * exp and tanh are computed by the vectorisable exp below (range
  * reduction by ln 2 and a degree-6 polynomial, ~2 ulp), not libm, which
