@@ -35,3 +35,6 @@ tests_unit_t_fuzz_collect_archive_CPPFLAGS = $(AM_CPPFLAGS) $(ARCHIVE_CFLAGS)
 tests_unit_t_fuzz_collect_archive_LDADD = $(QN_COLLECT_LIBS)
 EXTRA_DIST += bench/collect-mkwarc.mjs
 bench_scripts += bench/collect.sh bench/collect-html-f1.sh
+unit_tests += tests/unit/t_html_ref
+tests_unit_t_html_ref_SOURCES = tests/unit/t_html_ref.c tests/tap.h
+tests_unit_t_html_ref_LDADD = $(QN_COLLECT_LIBS)
