@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "tjson.h"
 
 #define TJ_MAX_DEPTH 128
@@ -72,28 +73,8 @@ static void str_put(struct tj_doc *d, const char *b, size_t n)
 static void put_utf8(struct tj_doc *d, uint32_t c)
 {
 	char b[4];
-	size_t n;
 
-	if (c < 0x80) {
-		b[0] = (char)c;
-		n = 1;
-	} else if (c < 0x800) {
-		b[0] = (char)(0xc0 | c >> 6);
-		b[1] = (char)(0x80 | (c & 0x3f));
-		n = 2;
-	} else if (c < 0x10000) {
-		b[0] = (char)(0xe0 | c >> 12);
-		b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (c & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | c >> 18);
-		b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (c & 0x3f));
-		n = 4;
-	}
-	str_put(d, b, n);
+	str_put(d, b, qn_utf8_encode(c, b));
 }
 
 static int hex4(struct tj_parser *p, uint32_t *out)
