@@ -12,7 +12,9 @@
  *      page that differs and is not listed fails;
  *   3. random well-formed documents from a grammar of the tags html.c
  *      knows, with attributes, comments, character references, omitted
- *      optional end tags: the same text.
+ *      optional end tags: the same text;
+ *   4. hostile input (deep nesting, stray end tags, tag soup, invalid
+ *      UTF-8) through the gumbo path: valid text, no crash.
  *
  * Pages are converted to UTF-8 first (collectors/charset.c), as
  * quern-collect does.  A mismatch prints both texts' first differing line.
@@ -30,6 +32,7 @@
 #include "../../collectors/charset.h"
 #include "../../collectors/html.h"
 #include "buf.h"
+#include "utf8.h"
 
 static const char *const py_dir = "/usr/share/doc/python3.11/html";
 
@@ -627,6 +630,67 @@ static void random_docs(void)
 	   iters, bytes / 1e6, text / 1e6, empty, bad);
 }
 
+/* ---- 4: hostile input through gumbo's walk ---- */
+
+/*
+ * The reference is not compared on tag soup, but its walk must hold:
+ * gumbo's tree has no depth limit (the walk keeps its own stack, and the
+ * nodes stop at MAX_DEPTH as the fast parser's do: on deep nesting and
+ * stray end tags the text is the same), and invalid UTF-8 is U+FFFD.  The
+ * text must be valid UTF-8 with no blank line first.
+ */
+static void hostile(void)
+{
+	static const char *const parts[] = {
+		"<p>", "</p>", "<div class=\"sidebar\">", "</div>", "<ul>", "<li>", "</ul>", "<table><tr><td>",
+		"</td><td>", "</table>", "<pre>", "</pre>", "<a href=\"#x\">", "</a>", "<a name=x/>", "<h2>",
+		"</h2>", "<script>x</script>", "<nav>", "</nav>", "<br>", "<hr/>", "<b>", "</b>", "<i>",
+		"<svg><p>s</svg>", "<math>", "<select><option>o", "<template><p>t</template>", "text ",
+		"caf\xc3\xa9 ", "caf\xe9 ", "\xff\xfe", "&amp;", "&#xD800;", "<", ">", "\0", "<title>t</title>",
+		"<body>", "<html>", "<frameset>", "<noscript>n</noscript>", "<plaintext>",
+	};
+	int iter, bad = 0, k;
+	struct qn_buf out = QN_BUF_INIT;
+
+	for (iter = 0; iter < 400; iter++) {
+		int n = 1 + (int)rnd(200);
+
+		qn_buf_reset(&doc);
+		if (iter < 2) {
+			/* (gumbo's time grows with the square of the depth: its scope checks walk the stack) */
+			for (k = 0; k < 5000; k++)
+				put(iter ? "<div>" : "<b>");
+			put("deep");
+			for (k = 0; k < 5000; k++)
+				put(iter ? "</div>" : "</b>");
+			put("shallower");
+		} else if (iter == 2) {
+			for (k = 0; k < 100000; k++)
+				put("</div></p></li>");
+			put("stray");
+		} else {
+			for (k = 0; k < n; k++) {
+				const char *p = PICK(parts);
+
+				qn_buf_append(&doc, p, p[0] ? strlen(p) : 1);
+			}
+		}
+		qn_buf_reset(&out);
+		/* Deep and stray: the same text as quern's parser (which also stops the tree at MAX_DEPTH). */
+		if (iter < 3 && !same(iter < 2 ? "deep nesting" : "stray end tags", doc.data, doc.len, 1)) {
+			bad++;
+			continue;
+		}
+		if (html_extract_with(HTML_PARSER_GUMBO, doc.data, doc.len, &out, &titg) < 0 ||
+		    !qn_utf8_valid(out.data ? out.data : "", out.len) || (out.len && out.data[0] == '\n')) {
+			if (bad++ < 3)
+				printf("# hostile input %d: text '%.200s'\n", iter, qn_buf_str(&out));
+		}
+	}
+	ok(bad == 0, "gumbo's walk on 5000 levels of nesting, 300000 stray end tags and 397 tag soups: %d bad", bad);
+	qn_buf_release(&out);
+}
+
 /* ---- the bench driver ---- */
 
 static double cpu_now(void)
@@ -681,6 +745,9 @@ int main(int argc, char **argv)
 	printf("# %.1f CPU s\n", cpu_now() - t);
 	t = cpu_now();
 	random_docs();
+	printf("# %.1f CPU s\n", cpu_now() - t);
+	t = cpu_now();
+	hostile();
 	printf("# %.1f CPU s\n", cpu_now() - t);
 	qn_buf_release(&raw);
 	qn_buf_release(&conv);
