@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "hash.h"
+#include "html.h"
 
 /*
  * Why something gave no document.  Up to SK_BAD_RECORD they are decided
@@ -43,6 +44,12 @@ extern struct collect_limits limits;
  * same bytes; tests set 0 to compare against it.
  */
 extern int collect_shortcuts;
+
+/*
+ * The parser HTML pages go through: HTML_PARSER_QUERN (the default, the
+ * fast one) or HTML_PARSER_GUMBO (the reference; see html.h).
+ */
+extern enum html_parser collect_html_parser;
 
 enum item_kind { IT_FILE, IT_STDIN, IT_ERROR };
 enum outcome { R_DOC, R_SKIP };

@@ -75,6 +75,7 @@ const char *const reason_name[NREASONS] = {
 
 struct collect_limits limits = { (uint64_t)64 << 20, 200, 4 };
 int collect_shortcuts = 1;
+enum html_parser collect_html_parser = HTML_PARSER_QUERN;
 
 /* Per-worker scratch, reused from file to file. */
 struct scratch {
@@ -340,7 +341,7 @@ static void text_doc(struct ctx *c, const char *p, size_t n, const struct hints 
 		qn_buf_append(&s->meta, h->meta->data, h->meta->len);
 	if (html) {
 		qn_buf_reset(&s->html);
-		if (html_extract(t, tn, &s->html, &s->title) < 0) {
+		if (html_extract_with(collect_html_parser, t, tn, &s->html, &s->title) < 0) {
 			skip(c, h->source, SK_CORRUPT, 0, "HTML could not be parsed");
 			return;
 		}

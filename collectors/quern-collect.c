@@ -659,7 +659,8 @@ static void usage(void)
 {
 	printf("usage: quern-collect [-m DB] -o OUT [-j N] [-q] [--include GLOB]... [--exclude GLOB]...\n"
 	       "                     [--follow-symlinks] [--max-doc-bytes N] [--max-depth N]\n"
-	       "                     [--max-ratio R] [--part-bytes N] [--max-errors N] SOURCE...\n\n"
+	       "                     [--max-ratio R] [--part-bytes N] [--max-errors N]\n"
+	       "                     [--html-parser quern|gumbo] SOURCE...\n\n"
 	       "Turns files into a document stream.  Each file of each SOURCE (a directory,\n"
 	       "walked in byte order; a file; or - for stdin) is read by its content:\n"
 	       "compressed files are decompressed, archives (tar, zip, 7z, cpio, ar, iso,\n"
@@ -689,6 +690,8 @@ static void usage(void)
 	       "      --part-bytes N      start a new output part after N bytes\n"
 	       "      --max-errors N      fail the run after more than N read errors\n"
 	       "                          (default 1000)\n"
+	       "      --html-parser P     quern (default: the fast one) or gumbo (the\n"
+	       "                          reference HTML5 parser; about 20 times the CPU)\n"
 	       "  -h, --help              this help\n"
 	       "  -V, --version           the version\n\n"
 	       "See quern-collect(1).\n");
@@ -744,7 +747,7 @@ int main(int argc, char **argv)
 {
 	enum {
 		O_INCLUDE = 256, O_EXCLUDE, O_FOLLOW, O_MAX_FILE_BYTES, O_MAX_DEPTH, O_MAX_RATIO,
-		O_PART_BYTES, O_MAX_ERRORS
+		O_PART_BYTES, O_MAX_ERRORS, O_HTML_PARSER
 	};
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -760,6 +763,7 @@ int main(int argc, char **argv)
 		{ "max-ratio", required_argument, NULL, O_MAX_RATIO },
 		{ "part-bytes", required_argument, NULL, O_PART_BYTES },
 		{ "max-errors", required_argument, NULL, O_MAX_ERRORS },
+		{ "html-parser", required_argument, NULL, O_HTML_PARSER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -820,6 +824,14 @@ int main(int argc, char **argv)
 			if (errno || end == optarg || *end || opt.max_errors < 0)
 				qn_usage_error("invalid count '%s' for --max-errors", optarg);
 			break;
+		case O_HTML_PARSER:
+			if (!strcmp(optarg, "quern"))
+				collect_html_parser = HTML_PARSER_QUERN;
+			else if (!strcmp(optarg, "gumbo"))
+				collect_html_parser = HTML_PARSER_GUMBO;
+			else
+				qn_usage_error("invalid parser '%s' for --html-parser (quern or gumbo)", optarg);
+			break;
 		case 'h': usage(); return qn_finish_stdout(QN_EXIT_OK);
 		case 'V': qn_print_version();
 		default: qn_usage_error("invalid option");
@@ -861,6 +873,7 @@ int main(int argc, char **argv)
 	qn_config_int(&cfg, "max_ratio", (int64_t)limits.max_ratio);
 	qn_config_int(&cfg, "part_bytes", (int64_t)opt.part_bytes);
 	qn_config_int(&cfg, "max_errors", opt.max_errors);
+	qn_config_str(&cfg, "html_parser", collect_html_parser == HTML_PARSER_GUMBO ? "gumbo" : "quern");
 	if (qn_manifest_run_begin(manifest, "quern-collect", qn_cli_argc, qn_cli_argv,
 				  qn_config_json(&cfg), &err) < 0) {
 		qn_config_release(&cfg);

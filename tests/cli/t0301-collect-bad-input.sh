@@ -151,6 +151,7 @@ fails 2 "bad -j" quern-collect -j x -o x.jsonl d
 fails 2 "bad --max-file-bytes" quern-collect --max-file-bytes 12Q -o x.jsonl d
 fails 2 "zero --max-file-bytes" quern-collect --max-file-bytes 0 -o x.jsonl d
 fails 2 "bad --max-errors" quern-collect --max-errors -1 -o x.jsonl d
+fails 2 "unknown --html-parser" quern-collect --html-parser lxml -o x.jsonl d
 fails 2 "--part-bytes without %d in the name" quern-collect --part-bytes 1M -o x.jsonl d
 fails 2 "two conversions in the name" quern-collect -o 'x-%d-%d.jsonl' d
 fails 2 "stdin twice" quern-collect -o x.jsonl - -

@@ -142,6 +142,8 @@ if [ -f "$py/library/json.html" ]; then
 	ok "twice" quern-collect -q -j1 -o t2.jsonl --include '*.html' "$py/tutorial"
 	ok "with the same bytes" cmp t1.jsonl t2.jsonl
 	is "every page is a document" "$(ls "$py"/tutorial/*.html | wc -l | tr -d ' ')" "$(wc -l < t1.jsonl | tr -d ' ')"
+	ok "the same with --html-parser gumbo" quern-collect -q -j2 --html-parser gumbo -o t3.jsonl --include '*.html' "$py/tutorial"
+	ok "gives the same documents" cmp t1.jsonl t3.jsonl
 else
 	skip "a Sphinx page" "python3.11-doc is not installed"
 fi
