@@ -75,6 +75,7 @@
 
 #include "err.h"
 #include "html.h"
+#include "utf8.h"
 
 enum { MAX_DEPTH = 400 };
 
@@ -661,28 +662,8 @@ static void pop_to(struct parser *ps, uint32_t pos)
 static void put_utf8(struct qn_buf *b, uint32_t c)
 {
 	char u[4];
-	size_t k;
 
-	if (c < 0x80) {
-		u[0] = (char)c;
-		k = 1;
-	} else if (c < 0x800) {
-		u[0] = (char)(0xC0 | c >> 6);
-		u[1] = (char)(0x80 | (c & 0x3F));
-		k = 2;
-	} else if (c < 0x10000) {
-		u[0] = (char)(0xE0 | c >> 12);
-		u[1] = (char)(0x80 | (c >> 6 & 0x3F));
-		u[2] = (char)(0x80 | (c & 0x3F));
-		k = 3;
-	} else {
-		u[0] = (char)(0xF0 | c >> 18);
-		u[1] = (char)(0x80 | (c >> 12 & 0x3F));
-		u[2] = (char)(0x80 | (c >> 6 & 0x3F));
-		u[3] = (char)(0x80 | (c & 0x3F));
-		k = 4;
-	}
-	qn_buf_append(b, u, k);
+	qn_buf_append(b, u, qn_utf8_encode(c, u));
 }
 
 /* HTML5's reading of &#128; to &#159; as windows-1252 (0: the number itself). */
