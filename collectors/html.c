@@ -1737,8 +1737,8 @@ static void emit(struct writer *w, uint32_t id, int depth, int list_kind)
 	const struct node *nd = &w->nodes[id];
 	int t = nd->tag;
 
-	if (depth > MAX_DEPTH)
-		return;
+	if (depth > MAX_DEPTH + 1)
+		return;	/* never: text under the deepest element is at MAX_DEPTH + 1 */
 	if (t == T_TEXT) {
 		put_text(w, w->arena + nd->u.t.off, nd->u.t.len);
 		return;

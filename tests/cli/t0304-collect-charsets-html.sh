@@ -126,6 +126,7 @@ printf '<div><nav><div>menu <a href=/>x</a></div></nav><template><p>t</p></templ
 is "nav, template, svg and math dropped; a <p> ends an open <svg>" "$(printf 'in svg\n\nvisible')" "$(html drop.html)"
 awk 'BEGIN { for (i = 0; i < 100000; i++) printf "<div><b><x-y>"; printf "deep"; for (i = 0; i < 100000; i++) printf "</span></td></x-z>"; }' > deep.html
 ok "100000 levels of nesting and 300000 stray end tags" quern-collect -q -o deep.jsonl deep.html
+is "text below the depth limit is kept (the elements deeper than it are not)" "deep" "$(jq -r .text deep.jsonl)"
 
 # python3.11-doc's pages: the text of the page, not its frame.
 py=/usr/share/doc/python3.11/html
