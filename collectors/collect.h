@@ -64,7 +64,7 @@ struct result {
 	char *locator;
 	char *msg;		/* R_SKIP: what was found */
 	uint64_t text_bytes;
-	size_t json_off, json_len;	/* R_DOC: its line in the batch's json */
+	size_t json_off, json_len;	/* R_DOC: its line in the batch's output */
 };
 
 /*
@@ -88,18 +88,52 @@ struct item {
 	int hashed;		/* the whole file was read: raw_bytes is its size */
 };
 
+/*
+ * Where a batch's JSON lines go, in item order: memory, and once that
+ * holds spill_at bytes, an unlinked temporary file in $TMPDIR (or /tmp),
+ * so that a container of many documents (a WARC, a JSONL stream, a tar)
+ * waits for the main thread on disk rather than in memory.  Offsets are
+ * logical: a line at off < spilled is in fd at off, any other in json at
+ * off - spilled.  Whole lines are spilled, so none straddles the two.
+ */
+struct collect_out {
+	struct qn_buf json;	/* the lines not spilled */
+	int fd;			/* the spill file; -1 until one is needed */
+	uint64_t spilled;	/* bytes in it */
+	size_t spill_at;	/* 0: never spill */
+	char *error;		/* a spill failed: why (the lines are lost) */
+};
+
+/*
+ * Bytes of a batch's lines held in memory before they go to disk: 32 MiB,
+ * or QUERN_COLLECT_SPILL (read by main; tests set a few bytes).
+ */
+#define COLLECT_SPILL_BYTES ((size_t)32 << 20)
+
+/* An empty output spilling at spill_at; collect_out_reset empties it, keeping memory. */
+void collect_out_init(struct collect_out *o, size_t spill_at);
+void collect_out_reset(struct collect_out *o);
+void collect_out_release(struct collect_out *o);
+/*
+ * The line at logical offset off, len bytes: in memory, or read back from
+ * the spill file into tmp.  NULL with errno set on a read error.
+ */
+const char *collect_out_line(struct collect_out *o, size_t off, size_t len, struct qn_buf *tmp);
+
 struct scratch;
 struct scratch *scratch_new(void);
 void scratch_free(struct scratch *s);
 
 /*
  * Reads it->path (or stdin) and appends its results to it, and the JSON
- * lines of its documents to json.  Never fails the run.
+ * lines of its documents to out.  Never fails the run (a failed spill is
+ * out->error).
  */
-void collect_item(struct item *it, struct scratch *s, struct qn_buf *json);
+void collect_item(struct item *it, struct scratch *s, struct collect_out *out);
 /*
  * The same for bytes in memory, as if they were a file's content
- * (it->source names them); for tests and fuzzing.  Sets no hash.
+ * (it->source names them), the lines all in json; for tests and fuzzing.
+ * Sets no hash.
  */
 void collect_bytes(struct item *it, struct scratch *s, const void *p, size_t n,
 		   struct qn_buf *json);

@@ -145,11 +145,142 @@ void item_release(struct item *it)
 struct ctx {
 	struct item *it;
 	struct scratch *s;
-	struct qn_buf *json;
+	struct collect_out *out;
 	struct qn_buf loc;	/* the locator so far */
 	uint64_t expanded;	/* bytes produced by decompression */
 	int stop;		/* a bomb: give up the file */
 };
+
+/* ---- the output: memory, then a spill file ---- */
+
+void collect_out_init(struct collect_out *o, size_t spill_at)
+{
+	memset(o, 0, sizeof *o);
+	o->fd = -1;
+	o->spill_at = spill_at;
+}
+
+/* Empties o for another batch, keeping its memory; the spill file goes. */
+void collect_out_reset(struct collect_out *o)
+{
+	qn_buf_reset(&o->json);
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+	o->spilled = 0;
+	free(o->error);
+	o->error = NULL;
+}
+
+void collect_out_release(struct collect_out *o)
+{
+	if (!o)
+		return;
+	collect_out_reset(o);
+	qn_buf_release(&o->json);
+}
+
+/* An unlinked file in $TMPDIR (or /tmp), read and write; -1 with errno set. */
+static int spill_file(const char *dir)
+{
+	char *name;
+	int fd, e;
+
+#ifdef O_TMPFILE
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+#endif
+	/* No O_TMPFILE in this kernel or file system: a name, unlinked at once. */
+	name = qn_xasprintf("%s/quern-collect-XXXXXX", dir);
+	fd = mkostemp(name, O_CLOEXEC);
+	e = errno;
+	if (fd >= 0)
+		unlink(name);
+	free(name);
+	errno = e;
+	return fd;
+}
+
+/*
+ * Moves the lines in memory to the spill file once they are spill_at
+ * bytes or more.  A failure (no space left) is kept in o->error for the
+ * main thread to fail the run with; the lines are dropped then, so that
+ * memory stays bounded anyway.
+ */
+static void spill_maybe(struct ctx *c)
+{
+	struct collect_out *o = c->out;
+	const char *dir, *p;
+	size_t n;
+
+	if (!o->spill_at || o->json.len < o->spill_at)
+		return;
+	if (o->error) {
+		qn_buf_reset(&o->json);
+		return;
+	}
+	dir = getenv("TMPDIR");
+	if (!dir || !*dir)
+		dir = "/tmp";
+	if (o->fd < 0 && (o->fd = spill_file(dir)) < 0) {
+		o->error = qn_xasprintf("%s: cannot make a temporary file in %s for its documents: %s",
+					c->it->path, dir, strerror(errno));
+		qn_buf_reset(&o->json);
+		return;
+	}
+	for (p = o->json.data, n = o->json.len; n;) {
+		ssize_t w = write(o->fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			o->error = qn_xasprintf("%s: cannot write its documents to a temporary file in %s: %s",
+						c->it->path, dir, w < 0 ? strerror(errno) : "nothing written");
+			break;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	o->spilled += o->json.len;
+	qn_buf_reset(&o->json);
+}
+
+const char *collect_out_line(struct collect_out *o, size_t off, size_t len, struct qn_buf *tmp)
+{
+	size_t got = 0;
+
+	if (off >= o->spilled)
+		return o->json.data + (off - o->spilled);
+	qn_buf_reset(tmp);
+	qn_buf_grow(tmp, len);
+	while (got < len) {
+		ssize_t r = pread(o->fd, tmp->data + got, len - got, (off_t)(off + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (!r)
+				errno = EIO;	/* shorter than written */
+			return NULL;
+		}
+		got += (size_t)r;
+	}
+	tmp->len = len;
+	tmp->data[len] = '\0';
+	return tmp->data;
+}
+
+/* d's JSON line, appended to the output as r's; may spill. */
+static void put_doc(struct ctx *c, struct result *r, const struct qn_doc *d)
+{
+	struct collect_out *o = c->out;
+
+	r->json_off = (size_t)(o->spilled + o->json.len);
+	qn_doc_to_json(d, &o->json);
+	r->json_len = (size_t)(o->spilled + o->json.len) - r->json_off;
+	spill_maybe(c);
+}
 
 /* ---- results ---- */
 
@@ -378,9 +509,7 @@ static void text_doc(struct ctx *c, const char *p, size_t n, const struct hints 
 	d->text.data = (char *)t;
 	d->text.len = tn;
 	d->text.cap = tn + 1;
-	r->json_off = c->json->len;
-	qn_doc_to_json(d, c->json);
-	r->json_len = c->json->len - r->json_off;
+	put_doc(c, r, d);
 	d->text = kept;
 	if (s->conv.cap > 4 * (size_t)TEXT_CHUNK + limits.max_doc_bytes / 4)
 		qn_buf_release(&s->conv);
@@ -459,9 +588,7 @@ static void jsonl_line(struct ctx *c, const char *p, size_t n, long lineno)
 		}
 	}
 	r->text_bytes = d->text.len;
-	r->json_off = c->json->len;
-	qn_doc_to_json(d, c->json);
-	r->json_len = c->json->len - r->json_off;
+	put_doc(c, r, d);
 	loc_pop(c, old);
 }
 
@@ -1543,15 +1670,19 @@ void collect_bytes(struct item *it, struct scratch *s, const void *p, size_t n,
 {
 	struct ctx c;
 	struct hints h;
+	struct collect_out out;
 
+	collect_out_init(&out, 0);
+	out.json = *json;	/* lent, and given back grown */
 	memset(&c, 0, sizeof c);
 	c.it = it;
 	c.s = s;
-	c.json = json;
+	c.out = &out;
 	s->raw = s->size = n;
 	memset(&h, 0, sizeof h);
 	content(&c, n ? p : "", n, 0, &h);
 	qn_buf_release(&c.loc);
+	*json = out.json;
 }
 
 static void file_error(struct item *it, const char *what)
@@ -1559,7 +1690,7 @@ static void file_error(struct item *it, const char *what)
 	it->error = qn_xasprintf("%s: %s", it->path, what);
 }
 
-void collect_item(struct item *it, struct scratch *s, struct qn_buf *json)
+void collect_item(struct item *it, struct scratch *s, struct collect_out *out)
 {
 	struct ctx c;
 	struct archive *a = NULL;
@@ -1570,7 +1701,7 @@ void collect_item(struct item *it, struct scratch *s, struct qn_buf *json)
 	memset(&c, 0, sizeof c);
 	c.it = it;
 	c.s = s;
-	c.json = json;
+	c.out = out;
 	s->raw = s->size = 0;
 	s->regular = 0;
 	s->seeked = s->raw_eof = 0;

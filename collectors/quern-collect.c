@@ -10,7 +10,9 @@
  * locale or the file system), packs file names into batches and submits
  * them; workers read each file (content.c: archives, compression, WARC,
  * JSONL, charsets, HTML) into results, one per document or per thing
- * left out, serializing the JSON lines into their batch; the main thread
+ * left out, serializing the JSON lines into their batch (past 32 MiB into
+ * the batch's temporary file, so that a WARC or JSONL stream of gigabytes
+ * waits on disk, not in memory: struct collect_out); the main thread
  * takes the batches back in submission order, writes the lines, and
  * records documents, reject events and files in the manifest.  Nothing
  * that reaches the output depends on which worker did what, so -j1 and
@@ -72,8 +74,11 @@ struct batch {
 	struct item *items;
 	int n, cap;
 	uint64_t bytes;		/* sum of file sizes, for batching */
-	struct qn_buf json;	/* the serialized documents, in item order */
+	struct collect_out out;	/* the serialized documents, in item order */
 };
+
+/* Bytes of a batch's documents kept in memory; past them they wait on disk. */
+static size_t spill_bytes = COLLECT_SPILL_BYTES;
 
 /*
  * Batches done with, kept for their buffers: a new batch's JSON then goes
@@ -89,12 +94,15 @@ static struct batch *batch_new(void)
 {
 	struct batch *b;
 
-	if (!nspare)
-		return qn_xcalloc(1, sizeof(struct batch));
+	if (!nspare) {
+		b = qn_xcalloc(1, sizeof(struct batch));
+		collect_out_init(&b->out, spill_bytes);
+		return b;
+	}
 	b = spare[--nspare];
 	b->n = 0;
 	b->bytes = 0;
-	qn_buf_reset(&b->json);
+	collect_out_reset(&b->out);
 	return b;
 }
 
@@ -104,7 +112,7 @@ static void batch_destroy(struct batch *b)
 	if (!b)
 		return;
 	free(b->items);
-	qn_buf_release(&b->json);
+	collect_out_release(&b->out);
 	free(b);
 }
 
@@ -155,8 +163,9 @@ static void batch_free(struct batch *b)
 		dirref_put(b->items[i].dir);
 		item_release(&b->items[i]);
 	}
+	collect_out_reset(&b->out);	/* its spill file goes now */
 	/* A batch of large documents gives its buffer back. */
-	if (nspare < SPARE_BATCHES && b->json.cap <= 4 * (size_t)BATCH_BYTES)
+	if (nspare < SPARE_BATCHES && b->out.json.cap <= 4 * (size_t)BATCH_BYTES)
 		spare[nspare++] = b;
 	else
 		batch_destroy(b);
@@ -185,7 +194,7 @@ static void work(void *ctx, void *batch, int worker)
 	(void)ctx;
 	for (i = 0; i < b->n; i++)
 		if (b->items[i].kind != IT_ERROR)
-			collect_item(&b->items[i], scratch[worker], &b->json);
+			collect_item(&b->items[i], scratch[worker], &b->out);
 }
 
 /* ---- writing (on the main thread) ---- */
@@ -196,6 +205,7 @@ static struct qn_manifest *manifest;
 static struct qn_progress progress;
 static struct batch *cur;
 static char *failure;		/* why the run failed; NULL while it goes on */
+static struct qn_buf readback;	/* a document read back from a spill file */
 
 static void fail(const char *msg)
 {
@@ -227,6 +237,8 @@ static void consume(struct batch *b)
 	struct qn_err err;
 	int i, k;
 
+	if (b->out.error)	/* no space left for the spill file, say */
+		fail(b->out.error);
 	for (i = 0; i < b->n && !failure; i++) {
 		struct item *it = &b->items[i];
 		int rc = 0;
@@ -244,8 +256,19 @@ static void consume(struct batch *b)
 			struct result *r = &it->res[k];
 
 			if (r->outcome == R_DOC) {
-				rc = qn_docwriter_write_json(writer, b->json.data + r->json_off,
-							     r->json_len, &err);
+				const char *line = collect_out_line(&b->out, r->json_off,
+								    r->json_len, &readback);
+
+				if (!line) {
+					char *m = qn_xasprintf("%s: cannot read its documents back from "
+							       "their temporary file: %s",
+							       it->path, strerror(errno));
+
+					fail(m);
+					free(m);
+					break;
+				}
+				rc = qn_docwriter_write_json(writer, line, r->json_len, &err);
 				if (!rc)
 					rc = qn_manifest_doc(manifest, r->id,
 							     r->source ? r->source : it->source,
@@ -787,6 +810,13 @@ int main(int argc, char **argv)
 		setlocale(LC_CTYPE, "");
 	opt.threads = 0;
 	opt.max_errors = MAX_ERRORS_DEFAULT;
+	/* QUERN_COLLECT_SPILL: bytes of a batch's documents held in memory (tests set a few). */
+	if (getenv("QUERN_COLLECT_SPILL")) {
+		long long sv = atoll(getenv("QUERN_COLLECT_SPILL"));
+
+		if (sv > 0)
+			spill_bytes = (size_t)sv;
+	}
 	opt.include = qn_xcalloc((size_t)argc, sizeof *opt.include);
 	opt.exclude = qn_xcalloc((size_t)argc, sizeof *opt.exclude);
 	while ((c = getopt_long(argc, argv, "o:m:j:qhV", longopts, NULL)) != -1) {
@@ -916,6 +946,7 @@ int main(int argc, char **argv)
 	qn_pool_free(pool);
 	while (nspare)
 		batch_destroy(spare[--nspare]);
+	qn_buf_release(&readback);
 	qn_progress_end(&progress);
 
 	if (!failure && qn_docwriter_commit(writer, &err) < 0)

@@ -145,6 +145,59 @@ fi
 ok "a long text on standard input" sh -c "head -c 200000 /dev/zero | tr '\\0' x | quern-collect -q -o - --max-doc-bytes 100k -"
 is "is too large" 1 "$(counter skipped_too_large)"
 
+# Past QUERN_COLLECT_SPILL bytes the documents of one input wait in a
+# temporary file in TMPDIR: the same output and manifest rows as when
+# they all wait in memory, at -j1 and -j2.  A JSONL stream with a bad
+# line, and a WARC of resource records made by hand, gzip'd per record.
+mkdir sp
+awk 'BEGIN { for (i = 1; i <= 300; i++) {
+	printf "{\"text\":\"document %d of a stream \\u00e9 %0" (i % 97) "d\"}\n", i, i
+	if (i == 150) print "{not json" } }' > sp/docs.jsonl
+mkdir rec
+awk 'BEGIN { for (i = 1; i <= 200; i++) {
+	body = sprintf("record %d of an archive %0" (i % 89) "d\n", i, i)
+	f = sprintf("rec/%03d", i)
+	printf "WARC/1.0\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:uuid:%d>\r\n", i > f
+	printf "WARC-Target-URI: http://example.com/%d\r\nContent-Type: text/plain\r\n", i > f
+	printf "Content-Length: %d\r\n\r\n%s\r\n\r\n", length(body), body > f
+	close(f) } }'
+cat rec/* > sp/records.warc
+if have gzip; then
+	for f in rec/*; do gzip -c "$f"; done > sp/records.warc.gz
+fi
+rows() {
+	sqlite3 -batch -noheader "$1" "SELECT id, source, locator, size FROM docs ORDER BY id" \
+		"SELECT doc, seq, kind, rule, value, other FROM doc_events ORDER BY doc, seq"
+}
+for j in 1 2; do
+	ok "-j$j: in memory" quern-collect -q -j$j -m mem$j.db -o mem$j.jsonl sp
+	ok "-j$j: spilled after every few documents" \
+		env QUERN_COLLECT_SPILL=100 quern-collect -q -j$j -m sp$j.db -o sp$j.jsonl sp
+	ok "-j$j: the same documents" cmp mem$j.jsonl sp$j.jsonl
+	is "-j$j: the same manifest rows" "$(rows mem$j.db)" "$(rows sp$j.db)"
+done
+is "all of them" 700 "$(wc -l < sp1.jsonl | tr -d ' ')"
+is "-j1 and -j2 agree" "$(cat mem1.jsonl)" "$(cat mem2.jsonl)"
+ok "small inputs need no temporary file" \
+	env TMPDIR="$T/none" quern-collect -q -m none.db -o none.jsonl sp
+fails 1 "a temporary file that cannot be made fails the run" \
+	env TMPDIR="$T/none" QUERN_COLLECT_SPILL=100 quern-collect -q -m none.db -o none.jsonl sp
+like "and says why" "docs\\.jsonl: cannot make a temporary file in $T/none for its documents: No such file or directory" "$(err)"
+
+# So memory stays bounded however many documents one input holds: a
+# 200 MB JSONL stream in well under 200 MB (about 70 MB; 250 MB when
+# they all waited in memory).
+if [ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1; then
+	awk 'BEGIN { s = sprintf("%02000d", 0); gsub(/0/, "w", s)
+		for (i = 1; i <= 100000; i++) printf "{\"text\":\"%d %s\"}\n", i, s }' > huge.jsonl
+	ok "a 200 MB JSONL stream" /usr/bin/time -o rss -f %M quern-collect -q -m huge.db -o - huge.jsonl
+	is "all of it" 100000 "$(out | wc -l | tr -d ' ')"
+	ok "in less than 150 MB (RSS $(cat rss) kB)" test "$(cat rss)" -lt 153600
+	rm -f huge.jsonl "$T/.out"
+else
+	skip "memory bounded on a large stream" "no GNU time"
+fi
+
 # Usage errors for the new options.
 fails 2 "bad --max-depth" quern-collect --max-depth x -o x.jsonl j
 fails 2 "negative --max-depth" quern-collect --max-depth -1 -o x.jsonl j

@@ -16,6 +16,7 @@
  */
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -97,7 +98,8 @@ static void collect_path(const char *path, struct got *g)
 {
 	struct scratch *s = scratch_new();
 	struct qn_json *j = qn_json_new();
-	struct qn_buf json = QN_BUF_INIT;
+	struct collect_out out;
+	struct qn_buf json;
 	struct item it;
 	struct qn_doc d;
 	size_t off = 0;
@@ -108,7 +110,9 @@ static void collect_path(const char *path, struct got *g)
 	it.kind = IT_FILE;
 	it.path = qn_xstrdup(path);
 	it.source = qn_xasprintf("file://%s", path);
-	collect_item(&it, s, &json);
+	collect_out_init(&out, 0);
+	collect_item(&it, s, &out);
+	json = out.json;	/* never spilled: all in memory */
 	qn_doc_init(&d);
 	qn_buf_grow(&json, QN_JSON_PADDING);
 	for (i = 0; i < it.nres; i++) {
@@ -174,12 +178,16 @@ static void gz_member(struct qn_buf *out, const void *p, size_t n, int flags)
 /*
  * Every result of collecting path, and the JSON of its documents, as one
  * string.  With a scratch s (else a new one), which may hold what an
- * earlier file left: the results must not depend on it.
+ * earlier file left: the results must not depend on it.  The documents
+ * spill to a temporary file past spill_at bytes (0: never) and are read
+ * back from there as quern-collect does.
  */
-static void collect_all(const char *path, struct qn_buf *out, struct scratch *used)
+static void collect_all(const char *path, struct qn_buf *out, struct scratch *used,
+			size_t spill_at)
 {
 	struct scratch *s = used ? used : scratch_new();
-	struct qn_buf json = QN_BUF_INIT;
+	struct collect_out json;
+	struct qn_buf back = QN_BUF_INIT;
 	struct item it;
 	int i;
 
@@ -187,8 +195,11 @@ static void collect_all(const char *path, struct qn_buf *out, struct scratch *us
 	it.kind = IT_FILE;
 	it.path = qn_xstrdup(path);
 	it.source = qn_xasprintf("file://%s", path);
+	collect_out_init(&json, spill_at);
 	collect_item(&it, s, &json);
 	qn_buf_reset(out);
+	if (json.error)
+		qn_buf_appendf(out, "spill error %s\n", json.error);
 	for (i = 0; i < it.nres; i++) {
 		struct result *r = &it.res[i];
 
@@ -196,15 +207,22 @@ static void collect_all(const char *path, struct qn_buf *out, struct scratch *us
 			       r->outcome == R_DOC ? "doc" : "skip", reason_name[r->reason], r->error,
 			       r->id, r->source ? r->source : "-", r->locator, r->msg ? r->msg : "",
 			       (unsigned long long)r->text_bytes);
-		if (r->outcome == R_DOC)
-			qn_buf_append(out, json.data + r->json_off, r->json_len);
+		if (r->outcome == R_DOC) {
+			const char *line = collect_out_line(&json, r->json_off, r->json_len, &back);
+
+			if (line)
+				qn_buf_append(out, line, r->json_len);
+			else
+				qn_buf_appendf(out, "read back: %s\n", strerror(errno));
+		}
 	}
 	qn_buf_appendf(out, "raw %llu hashed %d %016llx%016llx error %s\n",
 		       (unsigned long long)it.raw_bytes, it.hashed,
 		       (unsigned long long)it.hash.hi, (unsigned long long)it.hash.lo,
 		       it.error ? it.error : "-");
 	item_release(&it);
-	qn_buf_release(&json);
+	collect_out_release(&json);
+	qn_buf_release(&back);
 	if (!used)
 		scratch_free(s);
 }
@@ -214,6 +232,7 @@ static struct scratch *dirty;	/* has read a long file of HTML without NULs */
 /*
  * The file p[0..n) collected with the shortcut, by a scratch that has
  * read another file before, and without, by a new one: the same results.
+ * And with every document spilled to disk and read back: the same again.
  */
 static void same_both_ways(const char *what, const void *p, size_t n)
 {
@@ -226,18 +245,21 @@ static void same_both_ways(const char *what, const void *p, size_t n)
 			qn_buf_puts(&junk, "<p>left over <b>from</b> an earlier file\n");
 		put_file(tap_path("dirty.in"), junk.data, junk.len);
 		dirty = scratch_new();
-		collect_all(tap_path("dirty.in"), &a, dirty);
+		collect_all(tap_path("dirty.in"), &a, dirty, 0);
 		qn_buf_release(&junk);
 	}
 	put_file(tap_path("short.in"), p, n);
 	collect_shortcuts = warc_whole_members = 1;
-	collect_all(tap_path("short.in"), &a, dirty);
+	collect_all(tap_path("short.in"), &a, dirty, 0);
 	collect_shortcuts = warc_whole_members = 0;
-	collect_all(tap_path("short.in"), &b, NULL);
+	collect_all(tap_path("short.in"), &b, NULL, 0);
 	collect_shortcuts = warc_whole_members = 1;
 	if (!ok(a.len == b.len && !memcmp(a.data, b.data, a.len), "shortcut: %s", what)) {
 		printf("#   shortcut:\n%s#   general:\n%s", a.data, b.data);
 	}
+	collect_all(tap_path("short.in"), &b, NULL, 1);
+	if (!ok(a.len == b.len && !memcmp(a.data, b.data, a.len), "spilled: %s", what))
+		printf("#   in memory:\n%s#   spilled:\n%s", a.data, b.data);
 	qn_buf_release(&a);
 	qn_buf_release(&b);
 }
