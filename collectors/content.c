@@ -808,6 +808,29 @@ static int is_raw(struct archive *a)
 	return archive_format(a) == ARCHIVE_FORMAT_RAW || archive_format(a) == ARCHIVE_FORMAT_EMPTY;
 }
 
+/* A reader of one stream as its bytes, undoing any compression on the way. */
+static struct archive *unpack_reader(void)
+{
+	struct archive *a = archive_read_new();
+
+	archive_read_support_filter_all(a);
+	archive_read_support_format_raw(a);
+	archive_read_support_format_empty(a);
+	return a;
+}
+
+/*
+ * Whether a, its first header read, is a 7z under a compressor:
+ * libarchive's 7z reader seeks, which it cannot do through a filter.  Such
+ * a stream is read whole through unpack_reader() instead, and the 7z
+ * opened from memory (as a zip or ISO image could be too, but their
+ * readers stream).
+ */
+static int seeks_under_filter(struct archive *a)
+{
+	return has_filter(a) && (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_7ZIP;
+}
+
 /*
  * Reads the current entry (or raw stream) of a into out, up to
  * max_doc_bytes.  Returns 0 read whole, 1 too large (stopped), -1 a
@@ -1016,6 +1039,13 @@ static void content(struct ctx *c, const char *p, size_t n, int depth, const str
 
 		if (rc == ARCHIVE_OK)
 			rc = archive_read_next_header(a, &ent);
+		if (seeks_under_filter(a)) {
+			archive_read_free(a);
+			a = unpack_reader();
+			rc = archive_read_open_memory(a, p, n);
+			if (rc == ARCHIVE_OK)
+				rc = archive_read_next_header(a, &ent);
+		}
 		if (rc == ARCHIVE_OK && (!is_raw(a) || has_filter(a))) {
 			size_t old = c->loc.len;
 
@@ -1302,9 +1332,14 @@ static void raw_stream(struct ctx *c, struct archive *a)
 			rc = -1;
 			break;
 		}
-		/* A NUL early on: binary, read no further. */
+		/*
+		 * A NUL early on: binary, read no further -- unless it is a
+		 * 7z, zip or ISO image under a compressor, which is read by
+		 * seeking and so is opened from memory once decompressed.
+		 */
 		if (text->len >= SNIFF_BYTES && text->len - (size_t)n < SNIFF_BYTES &&
-		    memchr(text->data, '\0', SNIFF_BYTES))
+		    memchr(text->data, '\0', SNIFF_BYTES) &&
+		    !(has_filter(a) && container_magic((const unsigned char *)text->data, text->len)))
 			break;
 	}
 	if (!rc) {
@@ -1319,13 +1354,13 @@ static void raw_stream(struct ctx *c, struct archive *a)
 			const char *nul = memchr(text->data ? text->data : "", '\0',
 						 text->len < SNIFF_BYTES ? text->len : SNIFF_BYTES);
 
-			if (text->len == 0)
+			if (has_filter(a))	/* its bytes may be an archive again */
+				content(c, text->data, text->len, 1, &h);
+			else if (text->len == 0)
 				skip(c, NULL, SK_EMPTY, 0, "0 bytes");
 			else if (nul && !(text->len >= 2 && ((unsigned char)text->data[0] == 0xFF ||
 							     (unsigned char)text->data[0] == 0xFE)))
 				skip(c, NULL, SK_BINARY, 0, "NUL byte at offset %zu", (size_t)(nul - text->data));
-			else if (has_filter(a))
-				content(c, text->data, text->len, 1, &h);
 			else
 				text_doc(c, text->data, text->len, &h);
 		}
@@ -1343,6 +1378,19 @@ out:
  * short read at its size is its end), else up to READ_CHUNK bytes, and a
  * NUL after them.  0, or -1 with errno.
  */
+/* Back to the file's first byte, to be read again from scratch; 0 or -1. */
+static int rewind_file(struct scratch *s)
+{
+	if (lseek(s->fd, 0, SEEK_SET) != 0)
+		return -1;
+	qn_hasher_free(s->hasher);
+	s->hasher = qn_hasher_new();
+	s->raw = 0;
+	s->seeked = s->raw_eof = 0;
+	s->peek_len = s->peek_pos = 0;
+	return 0;
+}
+
 static int read_ahead(struct scratch *s)
 {
 	unsigned char *dst = s->buf;
@@ -1695,7 +1743,8 @@ void collect_item(struct item *it, struct scratch *s, struct collect_out *out)
 	struct ctx c;
 	struct archive *a = NULL;
 	struct archive_entry *ent;
-	int rc, plain = 0;
+	int rc;
+	enum { ANY, PLAIN, UNPACK } as = ANY;	/* what libarchive may read the file as */
 	long n;
 
 	memset(&c, 0, sizeof c);
@@ -1786,12 +1835,14 @@ void collect_item(struct item *it, struct scratch *s, struct collect_out *out)
 		goto done;
 	}
 again:
-	a = new_reader(1);
-	if (plain) {
-		archive_read_free(a);
+	if (as == UNPACK) {
+		a = unpack_reader();
+	} else if (as == PLAIN) {
 		a = archive_read_new();
 		archive_read_support_format_raw(a);
 		archive_read_support_format_empty(a);
+	} else {
+		a = new_reader(1);
 	}
 	if (s->regular)
 		archive_read_set_seek_callback(a, la_seek);
@@ -1800,6 +1851,11 @@ again:
 	rc = archive_read_open1(a);
 	if (rc == ARCHIVE_OK || rc == ARCHIVE_WARN)
 		rc = archive_read_next_header(a, &ent);
+	if (as == ANY && seeks_under_filter(a) && rewind_file(s) == 0) {
+		archive_read_free(a);
+		as = UNPACK;
+		goto again;
+	}
 	if (rc == ARCHIVE_EOF) {
 		skip(&c, NULL, SK_EMPTY, 0, "0 bytes");
 	} else if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
@@ -1811,15 +1867,9 @@ again:
 		 * on the first block.  Such a file, without the magic of a
 		 * real compressor, is read as the bytes it is.
 		 */
-		if (!plain && !strong_magic(s->peek, s->peek_len) && lseek(s->fd, 0, SEEK_SET) == 0) {
+		if (as == ANY && !strong_magic(s->peek, s->peek_len) && rewind_file(s) == 0) {
 			archive_read_free(a);
-			a = NULL;
-			qn_hasher_free(s->hasher);
-			s->hasher = qn_hasher_new();
-			s->raw = 0;
-			s->seeked = s->raw_eof = 0;
-			s->peek_len = s->peek_pos = 0;
-			plain = 1;
+			as = PLAIN;
 			goto again;
 		}
 		skip(&c, NULL, broken(why), 1, "%s", why ? why : "truncated or corrupt data");

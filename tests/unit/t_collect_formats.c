@@ -553,19 +553,16 @@ int main(void)
 	for (fi = 0; fi < sizeof formats / sizeof formats[0]; fi++) {
 		for (li = 0; li < sizeof filters / sizeof filters[0]; li++) {
 			int ar = !strncmp(formats[fi], "ar", 2);
-			int self = !strcmp(formats[fi], "zip") || !strcmp(formats[fi], "7zip") ||
-				   !strcmp(formats[fi], "iso9660");
 			const struct member flat[] = { { "a.txt", "first member\n" },
 						       { "b.md", "# second\n\nmarkdown text\n" },
 						       { "c.txt", "third, caf\xc3\xa9\n" } };
 			char want[128];
 
 			/*
-			 * zip, 7z and ISO images compress by themselves, and are
-			 * read by seeking: no outer filter.
+			 * zip, 7z and ISO images compress by themselves and are
+			 * read by seeking: under an outer filter they are opened
+			 * from memory once decompressed.
 			 */
-			if (li > 0 && self)
-				continue;
 			n = write_archive(formats[fi], filters[li].code, ar ? flat : members,
 					  NMEMBERS, buf, sizeof buf);
 			if (!n) {
@@ -661,6 +658,33 @@ int main(void)
 		is_int(g.docs, 1, "--max-depth 2: only the member at depth 2");
 		is_int(g.skips, 1, "--max-depth 2: the zip at depth 2 is skipped");
 		limits.max_depth = 4;
+	}
+
+	/* A 7z under gzip inside a tar: 7z is read by seeking, so from memory once unpacked. */
+	n = write_archive("7zip", ARCHIVE_FILTER_GZIP, members, NMEMBERS, inner, sizeof inner);
+	{
+		struct archive *a = archive_write_new();
+		struct archive_entry *e = archive_entry_new();
+		size_t used = 0;
+		char want[128];
+
+		archive_write_set_format_ustar(a);
+		archive_write_open_memory(a, buf, sizeof buf, &used);
+		archive_entry_set_pathname(e, "in.7z.gz");
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, (la_int64_t)n);
+		archive_write_header(a, e);
+		archive_write_data(a, inner, n);
+		archive_entry_free(e);
+		archive_write_close(a);
+		archive_write_free(a);
+		put_file(tap_path("in7z.tar"), buf, used);
+		collect_path(tap_path("in7z.tar"), &g);
+		is_int(g.docs, NMEMBERS, "a 7z.gz in a tar: every member");
+		is_int(g.skips, 0, "a 7z.gz in a tar: nothing skipped");
+		snprintf(want, sizeof want, "member=in.7z.gz;filter=gzip;member=%s", members[1].name);
+		is_str(g.locators[1], want, "a 7z.gz in a tar: the locator");
 	}
 
 	/* A truncated archive: the members before the cut, then a reason. */
