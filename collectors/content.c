@@ -930,6 +930,7 @@ static void walk_archive(struct ctx *c, struct archive *a, int depth, struct arc
 		int rc = ent ? ARCHIVE_OK : archive_read_next_header(a, &ent);
 		const char *name;
 		size_t old;
+		uint64_t size;
 		struct hints h;
 
 		if (rc == ARCHIVE_EOF)
@@ -968,8 +969,17 @@ static void walk_archive(struct ctx *c, struct archive *a, int depth, struct arc
 			ent = NULL;
 			continue;
 		}
+		/*
+		 * libarchive 3.6's xar reader gives bytes past a member's end
+		 * (found on xar files its own writer made): the table of
+		 * contents' size is the member.
+		 */
+		size = archive_format(a) == ARCHIVE_FORMAT_XAR && archive_entry_size_is_set(ent) ?
+			(uint64_t)archive_entry_size(ent) : UINT64_MAX;
 		ent = NULL;
 		rc = read_entry(c, a, &mem);
+		if (rc == 0 && mem.len > size)
+			mem.data[mem.len = (size_t)size] = '\0';
 		if (rc == 0) {
 			memset(&h, 0, sizeof h);
 			h.name = name;

@@ -536,7 +536,7 @@ static void shortcut_tests(void)
 int main(void)
 {
 	static const char *const formats[] = {
-		"ustar", "pax", "gnutar", "newc", "odc", "argnu", "arbsd", "zip", "7zip", "iso9660",
+		"ustar", "pax", "gnutar", "newc", "odc", "argnu", "arbsd", "zip", "7zip", "iso9660", "xar",
 	};
 	static const struct { int code; const char *name; } filters[] = {
 		{ ARCHIVE_FILTER_NONE, "" }, { ARCHIVE_FILTER_GZIP, "gzip" },
