@@ -174,27 +174,40 @@ static size_t gram_chars(const struct qn_word *w, size_t i, int n)
 static void count_top(struct qn_cleaner *c, const struct gkey *gk, size_t n,
 		      unsigned char mark, size_t *bestcount, size_t *bestfirst)
 {
-	size_t k;
+	/*
+	 * The table, rep and the best so far in locals: rep's bytes may
+	 * alias anything, and each mark written there would otherwise
+	 * reload them from memory.
+	 */
+	struct htab t;
+	unsigned char *rep = c->rep;
+	size_t k, bc = *bestcount, bf = *bestfirst;
 
 	htab_reset(&c->ht, n);
+	t = c->ht;
 	for (k = 0; k < n; k++) {
 		const struct hslot *h;
 		size_t i = gk[k].pos;
+		uint32_t count, first;
 
 		if (k + PF < n)
-			htab_prefetch(&c->ht, gk[k + PF].key);
-		h = &c->ht.s[htab_add(&c->ht, gk[k].key, (uint32_t)i)];
-		if (h->count > 1) {
+			htab_prefetch(&t, gk[k + PF].key);
+		h = &t.s[htab_add(&t, gk[k].key, (uint32_t)i)];
+		count = h->count;
+		first = h->first;
+		if (count > 1) {
 			/* it repeats: mark it here, and where it first was */
-			c->rep[i] |= mark;
-			if (h->count == 2)
-				c->rep[h->first] |= mark;
+			rep[i] |= mark;
+			if (count == 2)
+				rep[first] |= mark;
 		}
-		if (h->count > *bestcount || (h->count == *bestcount && h->first < *bestfirst)) {
-			*bestcount = h->count;
-			*bestfirst = h->first;
+		if (count > bc || (count == bc && first < bf)) {
+			bc = count;
+			bf = first;
 		}
 	}
+	*bestcount = bc;
+	*bestfirst = bf;
 }
 
 /* The part of key among 2^bits: the top bits of the hash slot_of mixes. */
