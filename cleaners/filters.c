@@ -255,7 +255,7 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 			struct qn_clean_result *res)
 {
 	const struct qn_word *w;
-	size_t total = qn_nchars(text, n), np, nd, dc, nw, a = 0, b = n;
+	size_t total = qn_nchars(text, n), np, nd, dc, nw, bound = 0, a = 0, b = n;
 	int g;
 
 	/* Paragraphs: re.split("\n{2,}", text.strip()). */
@@ -373,7 +373,8 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 		size_t i;
 
 		for (i = nw >= 4 ? nw - 4 + 1 : 0; i-- > 0;) {
-			run = (c->rep[i] & 4) ? (run < 7 ? run + 1 : 7) : 0;
+			/* without a branch: whether a 4-gram repeats is data */
+			run = (run + 1 - (run == 7)) & -(unsigned)((c->rep[i] >> 2) & 1);
 			c->rep[i] = (unsigned char)((c->rep[i] & 7) | (run << 3));
 		}
 	}
@@ -381,14 +382,29 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 		size_t i, k, cand = 0, next = 0, rep = 0;
 		unsigned need = (unsigned)g - 3;
 
-		/* as above: a candidate for n was one for n - 1 */
-		for (i = 0; i + g <= nw; i++) {
-			if ((unsigned)(c->rep[i] >> 3) < need)
-				continue;
-			c->gh[i] = gram_more(c->gh[i], w[i + g - 1].hash);
-			c->gk[cand].pos = (uint32_t)i;
-			c->gk[cand++].key = c->gh[i];
+		/*
+		 * As above: a candidate for n was one for n - 1.  After the
+		 * 5-grams the last round's list (in position order, with
+		 * its hashes) is read instead of every position, and
+		 * shrinks in place.
+		 */
+		if (g == 5) {
+			for (i = 0; i + g <= nw; i++) {
+				if ((unsigned)(c->rep[i] >> 3) < need)
+					continue;
+				c->gk[cand].pos = (uint32_t)i;
+				c->gk[cand++].key = gram_more(c->gh[i], w[i + g - 1].hash);
+			}
+		} else {
+			for (k = 0; k < bound; k++) {
+				i = c->gk[k].pos;
+				if ((unsigned)(c->rep[i] >> 3) < need || i + g > nw)
+					continue;
+				c->gk[cand].pos = (uint32_t)i;
+				c->gk[cand++].key = gram_more(c->gk[k].key, w[i + g - 1].hash);
+			}
 		}
+		bound = cand;
 		htab_reset(&c->ht, cand);
 		for (k = 0; k < cand; k++) {
 			if (k + PF < cand)
