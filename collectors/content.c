@@ -211,8 +211,7 @@ static int spill_file(const char *dir)
 static void spill_maybe(struct ctx *c)
 {
 	struct collect_out *o = c->out;
-	const char *dir, *p;
-	size_t n;
+	const char *dir;
 
 	if (!o->spill_at || o->json.len < o->spill_at)
 		return;
@@ -229,19 +228,9 @@ static void spill_maybe(struct ctx *c)
 		qn_buf_reset(&o->json);
 		return;
 	}
-	for (p = o->json.data, n = o->json.len; n;) {
-		ssize_t w = write(o->fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			o->error = qn_xasprintf("%s: cannot write its documents to a temporary file in %s: %s",
-						c->it->path, dir, w < 0 ? strerror(errno) : "nothing written");
-			break;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
+	if (qn_write_all(o->fd, o->json.data, o->json.len) < 0)
+		o->error = qn_xasprintf("%s: cannot write its documents to a temporary file in %s: %s",
+					c->it->path, dir, strerror(errno));
 	o->spilled += o->json.len;
 	qn_buf_reset(&o->json);
 }

@@ -455,18 +455,8 @@ enum { WBUF = 1 << 20 };
 
 static int write_all(int fd, const void *p, size_t n, const char *name, struct qn_err *err)
 {
-	const char *c = p;
-
-	while (n) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return qn_err_set(err, QN_EIO, "%s: write: %s", name, strerror(errno));
-		c += w;
-		n -= (size_t)w;
-	}
+	if (qn_write_all(fd, p, n) < 0)
+		return qn_err_set(err, QN_EIO, "%s: write: %s", name, strerror(errno));
 	return 0;
 }
 

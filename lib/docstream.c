@@ -383,17 +383,8 @@ struct qn_docwriter *qn_docwriter_open(const char *path,
 static int write_all(int fd, const char *p, size_t n, const char *name,
 		     struct qn_err *err)
 {
-	while (n) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return qn_err_set(err, QN_EIO, "%s: write: %s", name, strerror(errno));
-		}
-		p += k;
-		n -= (size_t)k;
-	}
+	if (qn_write_all(fd, p, n) < 0)
+		return qn_err_set(err, QN_EIO, "%s: write: %s", name, strerror(errno));
 	return 0;
 }
 

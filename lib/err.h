@@ -52,6 +52,12 @@ char *qn_xstrdup(const char *s);
 char *qn_xstrndup(const char *s, size_t n);
 char *qn_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * The one write loop: write(2) until all n bytes of p are written, EINTR
+ * retried.  Returns 0, or -1 with errno set (a write of 0 bytes is EIO).
+ */
+int qn_write_all(int fd, const void *p, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -187,22 +187,9 @@ static void header(struct qn_buf *b, const struct qn_ckpt *c, uint32_t json_len)
 
 static int write_all(int fd, const void *p, size_t n, struct qn_hasher *hs)
 {
-	const char *s = p;
-
 	if (hs)
 		qn_hasher_update(hs, p, n);
-	while (n) {
-		ssize_t w = write(fd, s, n > (1u << 30) ? (1u << 30) : n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return qn_write_all(fd, p, n);
 }
 
 int qn_ckpt_write(const char *path, const struct qn_ckpt *c, struct qn_err *err)
