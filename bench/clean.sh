@@ -40,6 +40,13 @@ run() {
 }
 run 1
 grep 'profile: [a-z_0-9]* ' "$dir/profile" | sed 's/^quern-clean: profile: /   step /'
+# What the costliest steps allow on their own: the text over the step's
+# CPU seconds, the rate the run could not pass were everything else free.
+for s in langid gopher_repetition; do
+	awk -v s="$s" -v t="$text" -v g="$goal" '$2 == "profile:" && $3 == s && $4 > 0 {
+		printf "   %s alone: %.2f s CPU, so at most %.1f MB/s per core with it on (%.0f%% of the %d MB/s goal'"'"'s time)\n",
+			s, $4, t / $4, 100 * $4 / (t / g), g }' "$dir/profile"
+done
 run 2
 echo "-j2 / -j1 wall speed-up: $(awk "BEGIN{printf \"%.2f\", $wall_1/$wall_2}") (2 cores, shared with whatever else runs)"
 per=$(awk "BEGIN{print $text/$cpu_1}")

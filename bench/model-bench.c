@@ -4,6 +4,7 @@
  *
  *	model-bench L HEADS WIDTH T B VOCAB STEPS [fast|ref]
  *	model-bench sgemm [SIZE]
+ *	model-bench head N WIDTH VOCAB
  *
  * Prints ms/step (the mean over STEPS after one warm-up step), tokens/s,
  * the CPU time per step (on a machine shared with other work the wall
@@ -17,6 +18,14 @@
  * GFLOP/s of 9 calls, the figure issue 7 quotes for its machine (165-200
  * GFLOP/s on 2 cores), so a run on a busier or slower machine can say how
  * far it is from that.
+ *
+ * The third measures the output projection's three products alone, each
+ * one whole sgemm call on OpenBLAS's own threads, the way a plain
+ * implementation would make them: logits[N,Vp] = x[N,C] wte[Vp,C]^T,
+ * dwte = dlogits^T x and dx = dlogits wte (Vp the vocabulary padded to
+ * 128).  On issue 7's shape they are 9.9 of the step's 11.2 GFLOP, so
+ * their rate on these shapes (narrow, C = 128), not on a square, is what
+ * bounds the step.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -113,6 +122,55 @@ static int sgemm_rate(int n)
 	return 0;
 }
 
+/*
+ * The head's three products, whole, on OpenBLAS's threads: the median of
+ * 5 repetitions (after one) of each, in ms and GFLOP/s.
+ */
+static int head_rate(int n, int c, int v)
+{
+	int vp = (v + 127) / 128 * 128;
+	float *x = malloc((size_t)n * c * 4), *w = malloc((size_t)vp * c * 4);
+	float *l = malloc((size_t)n * vp * 4), *dw = malloc((size_t)vp * c * 4);
+	float *dx = malloc((size_t)n * c * 4);
+	double t[3][5], flop = 2.0 * n * c * vp, sum = 0;
+	static const char *const name[3] = { "logits = x wte^T", "dwte = dlogits^T x",
+					      "dx = dlogits wte" };
+
+	if (n <= 0 || c <= 0 || v <= 0 || !x || !w || !l || !dw || !dx) {
+		fprintf(stderr, "model-bench: bad head shape %d %d %d\n", n, c, v);
+		return 2;
+	}
+	for (size_t i = 0; i < (size_t)n * c; i++)
+		x[i] = (float)(i % 13) * 0.01f;
+	for (size_t i = 0; i < (size_t)vp * c; i++)
+		w[i] = (float)(i % 17) * 0.001f;
+	for (int r = -1; r < 5; r++) {
+		double a = now();
+		real_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, vp, c, 1.0f, x, c, w, c,
+			   0.0f, l, vp);
+		double b = now();
+		real_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, vp, c, n, 1.0f, l, vp, x, c,
+			   0.0f, dw, c);
+		double d = now();
+		real_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, c, vp, 1.0f, l, vp, w, c,
+			   0.0f, dx, c);
+		double e = now();
+		if (r >= 0)
+			t[0][r] = b - a, t[1][r] = d - b, t[2][r] = e - d;
+	}
+	printf("model-bench: the head's products for N=%d C=%d Vp=%d, one sgemm each, %d OpenBLAS threads"
+	       " (median of 5):\n", n, c, vp, openblas_get_num_threads());
+	for (int k = 0; k < 3; k++) {
+		qsort(t[k], 5, sizeof t[k][0], cmp_double);
+		sum += t[k][2];
+		printf("  %-20s %6.1f ms, %4.0f GFLOP/s\n", name[k], 1000 * t[k][2], flop / t[k][2] * 1e-9);
+	}
+	printf("  all three            %6.1f ms, %4.0f GFLOP/s\n", 1000 * sum, 3 * flop / sum * 1e-9);
+	printf("RESULT head_ms=%.2f head_gflops=%.1f\n", 1000 * sum, 3 * flop / sum * 1e-9);
+	free(x), free(w), free(l), free(dw), free(dx);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct qn_gpt_config c = { 0 };
@@ -126,9 +184,12 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "sgemm") == 0)
 		return sgemm_rate(argc > 2 ? atoi(argv[2]) : 1024);
+	if (argc == 5 && strcmp(argv[1], "head") == 0)
+		return head_rate(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	if (argc < 8) {
 		fprintf(stderr, "usage: model-bench L HEADS WIDTH T B VOCAB STEPS [fast|ref]\n"
-			"       model-bench sgemm [SIZE]\n");
+			"       model-bench sgemm [SIZE]\n"
+			"       model-bench head N WIDTH VOCAB\n");
 		return 2;
 	}
 	c.n_layer = atoi(argv[1]);
@@ -192,8 +253,17 @@ int main(int argc, char **argv)
 	printf("  sgemm: %.1f GFLOP/step at %.0f GFLOP per CPU second; CPU time outside sgemm: %.0f%%\n",
 	       sgemm_flops / steps * 1e-9,
 	       sgemm_seconds > 0 ? sgemm_flops / sgemm_seconds * 1e-9 : 0, 100 * share);
-	printf("RESULT ms_per_step=%.2f tokens_per_s=%.0f outside_sgemm=%.3f cpu_ms_per_step=%.2f\n", ms,
-	       (double)B * T * steps / wall, share, 1000 * cpu / steps);
+	/*
+	 * A floor: the sgemm calls' CPU time split evenly over the threads,
+	 * as if they ran back to back with no other work and no waiting.
+	 */
+	printf("  the step's sgemm calls alone: %.1f ms of CPU/step, %.1f ms/step on %d thread%s at best;"
+	       " the rest: %.1f ms of CPU/step\n", 1000 * sgemm_seconds / steps,
+	       1000 * sgemm_seconds / steps / threads, threads, threads > 1 ? "s" : "",
+	       1000 * (cpu - sgemm_seconds) / steps);
+	printf("RESULT ms_per_step=%.2f tokens_per_s=%.0f outside_sgemm=%.3f cpu_ms_per_step=%.2f"
+	       " sgemm_ms_per_step=%.2f\n", ms, (double)B * T * steps / wall, share, 1000 * cpu / steps,
+	       1000 * sgemm_seconds / steps / threads);
 	free(inp), free(tgt), free(mm), free(vv);
 	qn_gpt_free(m);
 	return 0;

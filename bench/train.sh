@@ -51,6 +51,8 @@ echo "  quern-train: $train_ms ms/step (median), $(awk -v m="$train_ms" 'BEGIN {
 model=$("$build/bench/model-bench" 4 4 128 64 4 50257 "$steps")
 model_ms=$(echo "$model" | sed -n 's/.*[ ]ms_per_step=\([0-9.]*\).*/\1/p')
 echo "  model-bench (forward, backward, AdamW): $model_ms ms/step"
+floor=$(echo "$model" | sed -n 's/.*[ ]sgemm_ms_per_step=\([0-9.]*\).*/\1/p')
+echo "  of which the sgemm calls alone: $floor ms/step at best (their CPU time split over the threads; goal 90 ms/step)"
 awk -v t="$train_ms" -v m="$model_ms" 'BEGIN {
 	printf "  the trainer around the model: %.1f%% of a step (ratio %.2f)\n", 100 * (t - m) / t, t / m }'
 awk -v t="$train_ms" -v g0="$g0" -v g1="$g1" 'BEGIN {
