@@ -17,7 +17,8 @@ dist_man_MANS += man/quern-clean.1
 cli_tests += \
 	tests/cli/t0400-clean-basic.sh \
 	tests/cli/t0401-clean-bad-input.sh \
-	tests/cli/t0402-clean-golden.sh
+	tests/cli/t0402-clean-golden.sh \
+	tests/cli/t0403-clean-disk-kill.sh
 EXTRA_DIST += tests/golden/clean.jsonl tests/golden/clean-ref.py cleaners/software-docs.conf
 unit_tests += tests/unit/t_clean
 tests_unit_t_clean_SOURCES = tests/unit/t_clean.c tests/tap.h

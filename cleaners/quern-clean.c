@@ -916,8 +916,6 @@ int main(int argc, char **argv)
 		fail("--measures: write error");
 	if (measures && measures != stdout)
 		fclose(measures);
-	if (!failure && qn_docwriter_commit(writer, &err) < 0)
-		fail(err.msg);
 	for (i = 0; i < nin && !failure; i++) {
 		struct stat st;
 
@@ -925,18 +923,29 @@ int main(int argc, char **argv)
 		    qn_manifest_file(manifest, ins[i], QN_INPUT, &err) < 0)
 			fail(err.msg);
 	}
+	record_counters();
+	/*
+	 * The manifest's bulk (the events, inputs and counters) is written
+	 * before the output is published, so a manifest that cannot take it
+	 * (a full disk) fails the run with nothing published.  What is left
+	 * after publishing (the outputs' rows and the status) is one small
+	 * transaction.
+	 */
+	if (!failure && qn_manifest_flush(manifest, &err) < 0)
+		fail(err.msg);
+	if (!failure && qn_docwriter_commit(writer, &err) < 0)
+		fail(err.msg);
 	if (!failure && strcmp(opt.output, "-")) {
 		for (i = 0; i < qn_docwriter_nparts(writer) && !failure; i++)
 			if (qn_manifest_file(manifest, qn_docwriter_part(writer, i), QN_OUTPUT, &err) < 0)
 				fail(err.msg);
 	}
-	record_counters();
+	if (!failure && qn_manifest_run_end(manifest, 1, NULL, &err) < 0)
+		fail(err.msg);
 	if (failure) {
 		qn_warnx("%s", failure);
-		qn_manifest_run_end(manifest, 0, failure, NULL);
-	} else if (qn_manifest_run_end(manifest, 1, NULL, &err) < 0) {
-		fail(err.msg);
-		qn_warnx("%s", failure);
+		if (qn_manifest_run_end(manifest, 0, failure, &err) < 0)
+			qn_warnx("%s (the run stays marked running)", err.msg);
 	}
 	if (!failure && !opt.quiet)
 		print_summary();

@@ -227,17 +227,47 @@ struct qn_manifest {
  */
 enum { FLUSH_ROWS = 1000000, FLUSH_ARENA = 128 << 20 };
 
+/*
+ * The system's reason behind an I/O error, as " (File too large)", or "":
+ * SQLite says only "disk I/O error" whether the disk is full, the file is
+ * over the process's size limit or the device failed.  e is errno as the
+ * failed call left it, after setting it to 0 before (0: not known); else
+ * SQLite's own record of it, which it does not always keep.
+ */
+static const char *os_reason(struct qn_manifest *m, int e, char *buf, size_t n)
+{
+	int code = sqlite3_errcode(m->db) & 0xff;
+
+	buf[0] = '\0';
+	if (!e)
+		e = sqlite3_system_errno(m->db);
+	if (e && (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN))
+		snprintf(buf, n, " (%s)", strerror(e));
+	return buf;
+}
+
+/* Sets err to "PATH: WHAT: SQLite's message (the reason)"; e as for os_reason. */
+static int dberr_e(struct qn_manifest *m, struct qn_err *err, const char *what, int e)
+{
+	char why[128];
+
+	return qn_err_set(err, QN_EDB, "%s: %s: %s%s", m->path, what, sqlite3_errmsg(m->db),
+			  os_reason(m, e, why, sizeof why));
+}
+
 static int dberr(struct qn_manifest *m, struct qn_err *err, const char *what)
 {
-	return qn_err_set(err, QN_EDB, "%s: %s: %s", m->path, what, sqlite3_errmsg(m->db));
+	return dberr_e(m, err, what, 0);
 }
 
 static int exec(struct qn_manifest *m, const char *sql, struct qn_err *err)
 {
-	char *msg = NULL;
+	char *msg = NULL, why[128];
 
+	errno = 0;
 	if (sqlite3_exec(m->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		qn_err_set(err, QN_EDB, "%s: %s", m->path, msg ? msg : sqlite3_errmsg(m->db));
+		qn_err_set(err, QN_EDB, "%s: %s%s", m->path, msg ? msg : sqlite3_errmsg(m->db),
+			   os_reason(m, errno, why, sizeof why));
 		sqlite3_free(msg);
 		return QN_EDB;
 	}
@@ -458,7 +488,8 @@ static int intern_rule(struct qn_manifest *m, const char *kind, const char *name
 /*
  * The row id of interned rule i, adding the rule to the table if new.
  * Called inside flush's transaction.  Ids stay right for the life of the
- * handle: rules are never deleted.
+ * handle, rules are never deleted, except that a transaction rolled back
+ * takes the rules it added with it: rollback() forgets every id.
  */
 static int64_t rule_id(struct qn_manifest *m, int i)
 {
@@ -654,31 +685,52 @@ static int write_rows(struct qn_manifest *m)
 }
 
 static int write_counters(struct qn_manifest *m, struct qn_err *err);
+static int write_status(struct qn_manifest *m, int ok, const char *error,
+			struct qn_err *err);
 
-int qn_manifest_flush(struct qn_manifest *m, struct qn_err *err)
+/* Rolls the open transaction back; rule ids it gave out are gone with it. */
+static void rollback(struct qn_manifest *m)
+{
+	int i;
+
+	exec(m, "ROLLBACK", NULL);
+	for (i = 0; i < m->nrules; i++)
+		m->rules[i].id = -1;
+}
+
+/*
+ * One transaction: every queued row, the run's counters (while a run is
+ * open) and, when status is 1 (ok) or 0 (failed), the run's end.  On
+ * failure nothing of it is written and the rows stay queued.
+ */
+static int write_all_rows(struct qn_manifest *m, int status, const char *error,
+			  struct qn_err *err)
 {
 	int rc;
 
-	if (!m->nrows && !m->run_open)
-		return 0;
 	if ((rc = exec(m, "BEGIN IMMEDIATE", err)))
 		return rc;
 	if (write_rows(m)) {
 		dberr(m, err, "writing");
-		exec(m, "ROLLBACK", NULL);
+		rollback(m);
 		return QN_EDB;
 	}
-	if (m->run_open && (rc = write_counters(m, err))) {
-		exec(m, "ROLLBACK", NULL);
-		return rc;
-	}
-	if ((rc = exec(m, "COMMIT", err))) {
-		exec(m, "ROLLBACK", NULL);
+	if ((m->run_open && (rc = write_counters(m, err))) ||
+	    (status >= 0 && (rc = write_status(m, status, error, err))) ||
+	    (rc = exec(m, "COMMIT", err))) {
+		rollback(m);
 		return rc;
 	}
 	m->nrows = 0;
 	qn_buf_reset(&m->arena);
 	return 0;
+}
+
+int qn_manifest_flush(struct qn_manifest *m, struct qn_err *err)
+{
+	if (!m->nrows && !m->run_open)
+		return 0;
+	return write_all_rows(m, -1, NULL, err);
 }
 
 /* ---- runs ---- */
@@ -706,7 +758,7 @@ int qn_manifest_run_begin(struct qn_manifest *m, const char *tool,
 	struct qn_buf av = QN_BUF_INIT;
 	char host[HOST_NAME_MAX + 1] = "";
 	sqlite3_stmt *st;
-	int i, rc;
+	int i, rc, e;
 
 	qn_buf_putc(&av, '[');
 	for (i = 0; i < argc; i++) {
@@ -731,11 +783,13 @@ int qn_manifest_run_begin(struct qn_manifest *m, const char *tool,
 	sqlite3_bind_text(st, 5, config_json ? config_json : "{}", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, (int64_t)getpid());
+	errno = 0;
 	rc = sqlite3_step(st);
+	e = errno;
 	sqlite3_finalize(st);
 	qn_buf_release(&av);
 	if (rc != SQLITE_DONE)
-		return dberr(m, err, "starting the run");
+		return dberr_e(m, err, "starting the run", e);
 	m->run = sqlite3_last_insert_rowid(m->db);
 	m->run_open = 1;
 	m->event_seq = 0;
@@ -986,16 +1040,13 @@ static int write_counters(struct qn_manifest *m, struct qn_err *err)
 	return rc == SQLITE_DONE ? 0 : dberr(m, err, "writing counters");
 }
 
-int qn_manifest_run_end(struct qn_manifest *m, int ok, const char *error,
+/* Sets the open run's status, error and end time (inside a transaction). */
+static int write_status(struct qn_manifest *m, int ok, const char *error,
 			struct qn_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (need_run(m, err))
-		return QN_EUSAGE;
-	if ((rc = qn_manifest_flush(m, err)))
-		return rc;
 	if (sqlite3_prepare_v2(m->db, "UPDATE runs SET status=?1, error=?2,"
 			       " ended=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id=?3",
 			       -1, &st, NULL) != SQLITE_OK)
@@ -1006,8 +1057,32 @@ int qn_manifest_run_end(struct qn_manifest *m, int ok, const char *error,
 	sqlite3_bind_int64(st, 3, m->run);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return dberr(m, err, "ending the run");
+	return rc == SQLITE_DONE ? 0 : dberr(m, err, "ending the run");
+}
+
+/*
+ * The queued rows, the counters and the status go in one transaction, so
+ * a run is never "ok" without its records.  A failed run whose records
+ * cannot be written (the disk that failed the run is full) drops them
+ * and writes only its status and counters: a smaller write, into space
+ * the failed transaction used, so a failed run is marked failed
+ * whenever that can be done at all.
+ */
+int qn_manifest_run_end(struct qn_manifest *m, int ok, const char *error,
+			struct qn_err *err)
+{
+	int rc;
+
+	if (need_run(m, err))
+		return QN_EUSAGE;
+	rc = write_all_rows(m, ok, error, err);
+	if (rc && !ok) {
+		m->nrows = 0;
+		qn_buf_reset(&m->arena);
+		rc = write_all_rows(m, ok, error, err);
+	}
+	if (rc)
+		return rc;
 	m->run_open = 0;
 	free_counters(m);
 	return 0;
