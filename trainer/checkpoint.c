@@ -192,15 +192,70 @@ static int write_all(int fd, const void *p, size_t n, struct qn_hasher *hs)
 	return qn_write_all(fd, p, n);
 }
 
+/*
+ * Opens the file that will become path: an unnamed file in path's
+ * directory (O_TMPFILE), so that a run killed while writing leaves
+ * nothing behind, or, where the file system has no unnamed files,
+ * PATH.tmp.PID (*tmp set).  Returns the descriptor, or -1 with errno.
+ */
+static int open_unnamed(const char *path, char **tmp)
+{
+	char *dir = qn_xstrdup(path), *slash = strrchr(dir, '/');
+	int fd;
+
+	*tmp = NULL;
+	if (slash)
+		slash[slash == dir] = '\0';
+	fd = open(slash ? dir : ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		*tmp = qn_xasprintf("%s.tmp.%ld", path, (long)getpid());
+		fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			int e = errno;
+
+			free(*tmp);
+			*tmp = NULL;
+			errno = e;
+		}
+	}
+	free(dir);
+	return fd;
+}
+
+/*
+ * Gives the finished file its name, replacing any file there: the
+ * temporary renamed, or the unnamed file linked under PATH.tmp.PID and
+ * renamed (linkat cannot replace).  Returns 0, or -1 with errno.
+ */
+static int name_it(int fd, const char *tmp, const char *path)
+{
+	char fdpath[64], *link;
+	int rc, e;
+
+	if (tmp)
+		return rename(tmp, path);
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+	link = qn_xasprintf("%s.tmp.%ld", path, (long)getpid());
+	unlink(link);
+	rc = linkat(AT_FDCWD, fdpath, AT_FDCWD, link, AT_SYMLINK_FOLLOW);
+	if (rc == 0 && (rc = rename(link, path)) < 0) {
+		e = errno;
+		unlink(link);
+		errno = e;
+	}
+	free(link);
+	return rc;
+}
+
 int qn_ckpt_write(const char *path, const struct qn_ckpt *c, struct qn_err *err)
 {
 	struct qn_buf b = QN_BUF_INIT;
 	struct qn_hasher *hs;
 	unsigned char sum[16];
-	const char *why = NULL;
+	const char *why = NULL, *what = "write";
 	size_t json_len = c->config_json ? strlen(c->config_json) : 0;
 	char *tmp, *slash, *dir;
-	int fd, rc = 0, dfd;
+	int fd, rc = 0, dfd, e;
 
 	if (qn_ckpt_nparams(&c->cfg, &why) != c->nparams || !c->nparams)
 		return qn_err_set(err, QN_EUSAGE, "%s: invalid model configuration: %s",
@@ -210,13 +265,8 @@ int qn_ckpt_write(const char *path, const struct qn_ckpt *c, struct qn_err *err)
 	if (c->tok_hash[0] && !is_hex32(c->tok_hash))
 		return qn_err_set(err, QN_EUSAGE, "%s: tokenizer hash is not 32 hex digits", path);
 
-	tmp = qn_xasprintf("%s.tmp.%ld", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = qn_err_set(err, QN_EIO, "%s: %s", tmp, strerror(errno));
-		free(tmp);
-		return rc;
-	}
+	if ((fd = open_unnamed(path, &tmp)) < 0)
+		return qn_err_set(err, QN_EIO, "%s: %s", path, strerror(errno));
 	hs = qn_hasher_new();
 	header(&b, c, (uint32_t)json_len);
 	qn_buf_append(&b, c->config_json ? c->config_json : "", json_len);
@@ -226,16 +276,20 @@ int qn_ckpt_write(const char *path, const struct qn_ckpt *c, struct qn_err *err)
 	    write_all(fd, c->v, c->nparams * sizeof(float), hs) < 0)
 		goto io_error;
 	hash_bytes(qn_hasher_digest(hs), sum);
-	if (write_all(fd, sum, 16, NULL) < 0 || fsync(fd) < 0)
+	if (write_all(fd, sum, 16, NULL) < 0)
 		goto io_error;
-	if (close(fd) < 0) {
-		fd = -1;
+	what = "fsync";
+	if (fsync(fd) < 0)
 		goto io_error;
-	}
+	what = "rename";
+	if (name_it(fd, tmp, path) < 0)
+		goto io_error;
+	what = "close";
+	e = close(fd);
 	fd = -1;
-	if (rename(tmp, path) < 0)
+	if (e < 0)
 		goto io_error;
-	/* Make the rename itself durable. */
+	/* Make the name itself durable. */
 	dir = qn_xstrdup(path);
 	slash = strrchr(dir, '/');
 	if (slash)
@@ -248,10 +302,11 @@ int qn_ckpt_write(const char *path, const struct qn_ckpt *c, struct qn_err *err)
 	free(dir);
 	goto out;
 io_error:
-	rc = qn_err_set(err, QN_EIO, "%s: %s", path, strerror(errno));
+	rc = qn_err_set(err, QN_EIO, "%s: %s: %s", path, what, strerror(errno));
 	if (fd >= 0)
 		close(fd);
-	unlink(tmp);
+	if (tmp)
+		unlink(tmp);
 out:
 	qn_hasher_free(hs);
 	qn_buf_release(&b);

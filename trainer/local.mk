@@ -46,7 +46,8 @@ dist_man_MANS += man/quern-train.1
 cli_tests += \
 	tests/cli/t0800-train-man-examples.sh \
 	tests/cli/t0801-train-errors.sh \
-	tests/cli/t0802-train-device.sh
+	tests/cli/t0802-train-device.sh \
+	tests/cli/t0803-train-disk-kill.sh
 
 bin_PROGRAMS += quern-sample
 quern_sample_SOURCES = trainer/quern-sample.c

@@ -57,6 +57,9 @@ static void usage(void)
 	       "See quern-sample(1).\n");
 }
 
+/* errno of the first failed write to standard output, or 0. */
+static int stdout_errno;
+
 /* Writes what of out is complete and keeps the tail. */
 static void emit(struct qn_buf *out, int final)
 {
@@ -68,7 +71,8 @@ static void emit(struct qn_buf *out, int final)
 		out->len -= k;
 		out->data[out->len] = '\0';
 	}
-	fflush(stdout);
+	if (fflush(stdout) == EOF && !stdout_errno)
+		stdout_errno = errno ? errno : EIO;
 }
 
 static double real_arg(const char *name, const char *arg, double max)
@@ -246,7 +250,7 @@ int main(int argc, char **argv)
 			}
 		}
 		emit(&out, 0);
-		if (ferror(stdout))
+		if (stdout_errno || ferror(stdout))
 			break;
 		if (ids.n + ntok >= (size_t)ck.cfg.max_seq) {
 			ntok++;
@@ -257,6 +261,12 @@ int main(int argc, char **argv)
 	}
 	emit(&out, 1);
 	putchar('\n');
+	if (fflush(stdout) == EOF && !stdout_errno)
+		stdout_errno = errno ? errno : EIO;
+	/* The text is the output: a run that could not write it failed. */
+	if (!failure && (stdout_errno || ferror(stdout)))
+		failure = qn_xasprintf("write error on standard output: %s",
+				       strerror(stdout_errno ? stdout_errno : EIO));
 	qn_manifest_count(manifest, "tokens", (int64_t)ntok);
 	if (failure) {
 		qn_warnx("%s", failure);
@@ -277,5 +287,6 @@ int main(int argc, char **argv)
 	qn_buf_release(&out);
 	rc = failure ? QN_EXIT_FAIL : QN_EXIT_OK;
 	free(failure);
-	return qn_finish_stdout(rc);
+	/* A write error on standard output is reported once, above. */
+	return stdout_errno || ferror(stdout) ? rc : qn_finish_stdout(rc);
 }

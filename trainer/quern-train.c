@@ -307,8 +307,13 @@ static int sync_host(struct trainer *tr)
 	return 0;
 }
 
-/* Writes DIR/step-NNNNNN.ckpt and records it; returns its path or NULL. */
-static char *save_checkpoint(struct trainer *tr)
+/*
+ * Writes DIR/step-NNNNNN.ckpt and records it, the metrics before it too
+ * (so a run killed later keeps them); returns its path or NULL after
+ * fail(), which names prev, the last good checkpoint (NULL: none), to
+ * resume from.
+ */
+static char *save_checkpoint(struct trainer *tr, const char *prev)
 {
 	struct qn_err err;
 	char *path;
@@ -322,8 +327,13 @@ static char *save_checkpoint(struct trainer *tr)
 	memcpy(tr->st.rng, tr->rng.s, sizeof tr->st.rng);
 	rc = qn_ckpt_write(path, &tr->st, &err);
 	tr->st.params = NULL;	/* the model's: never freed with the state */
-	if (rc < 0 || qn_manifest_checkpoint(manifest, (int64_t)tr->st.step, path, &err) < 0) {
-		fail("%s", err.msg);
+	if (rc < 0 || qn_manifest_checkpoint(manifest, (int64_t)tr->st.step, path, &err) < 0 ||
+	    qn_manifest_flush(manifest, &err) < 0) {
+		if (prev)
+			fail("%s; the last checkpoint is %s (resume with --resume %s)", err.msg,
+			     prev, prev);
+		else
+			fail("%s", err.msg);
 		free(path);
 		return NULL;
 	}
@@ -859,17 +869,22 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		}
 		if (opt.ckpt_every && tr.st.step % opt.ckpt_every == 0 && tr.st.step < end_step) {
-			free(last_ckpt);
-			if (!(last_ckpt = save_checkpoint(&tr)))
+			char *p = save_checkpoint(&tr, last_ckpt ? last_ckpt : opt.resume);
+
+			if (!p)
 				break;
+			free(last_ckpt);
+			last_ckpt = p;
 			saved_step = tr.st.step;
 		}
 	}
 	fflush(stdout);
 	/* The last state, unless the loop just wrote it (also after a signal). */
 	if (!failure && saved_step != tr.st.step) {
+		char *p = save_checkpoint(&tr, last_ckpt ? last_ckpt : opt.resume);
+
 		free(last_ckpt);
-		last_ckpt = save_checkpoint(&tr);
+		last_ckpt = p;
 	}
 	if (!failure && opt.export_llmc && !qn_signalled && sync_host(&tr) == 0) {
 		if (qn_gpt_save_llmc(opt.export_llmc, tr.model, &err) < 0 ||
@@ -880,12 +895,15 @@ int main(int argc, char **argv)
 		fail("interrupted by signal %d at step %llu; resume with --resume %s",
 		     qn_signalled, (unsigned long long)tr.st.step, last_ckpt ? last_ckpt : "?");
 	qn_manifest_count(manifest, "steps", (int64_t)tr.st.step);
+	/* The exit status says a write error on stdout (the losses): so does the run. */
+	if (!failure && (fflush(stdout) == EOF || ferror(stdout)))
+		fail("write error on standard output");
+	if (!failure && qn_manifest_run_end(manifest, 1, NULL, &err) < 0)
+		fail("%s", err.msg);
 	if (failure) {
 		qn_warnx("%s", failure);
-		qn_manifest_run_end(manifest, 0, failure, NULL);
-	} else if (qn_manifest_run_end(manifest, 1, NULL, &err) < 0) {
-		fail("%s", err.msg);
-		qn_warnx("%s", failure);
+		if (qn_manifest_run_end(manifest, 0, failure, &err) < 0)
+			qn_warnx("%s (the run stays marked running)", err.msg);
 	}
 	qn_manifest_close(manifest);
 	qn_loader_free(tr.train);
