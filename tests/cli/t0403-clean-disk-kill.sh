@@ -34,6 +34,15 @@ limited() {
 # The names in a directory, hidden ones too, on one line.
 names() { (cd "$1" && ls -A | tr '\n' ' ' | sed 's/ $//'); }
 
+# Whether the file system under DIR has unnamed files (O_TMPFILE).  Where
+# it has not, the output is written under a hidden temporary name
+# (.OUT.tmpPID), which a SIGKILL cannot clean up: the kill test then lets
+# such names be.  Without python3 to ask, they are let be too.
+unnamed_files() {
+	command -v python3 >/dev/null 2>&1 &&
+		python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_TMPFILE | os.O_WRONLY, 0o600))' "$1" 2>/dev/null
+}
+
 # 20000 documents of 100 bytes, all kept with the filters off (2 MB).
 awk 'BEGIN { for (i = 0; i < 20000; i++)
 	printf "{\"text\":\"document %05d: a line of plain words to clean, kept as it is by the filters.\"}\n", i }' > in.jsonl
@@ -77,6 +86,7 @@ is "the run is marked failed" failed "$(last_status)"
 # could.
 M2="$T/m2.db"
 printf '%s\n' '{"text":"x"}' > one.jsonl
+# shellcheck disable=SC2086
 ok "a second manifest" quern-clean -q -m "$M2" $FILTERS_OFF -o one.out.jsonl one.jsonl
 mkdir d3
 fails 1 "a manifest that cannot take the events fails the run" limited 256 \
@@ -102,6 +112,12 @@ while [ $i -lt 10 ]; do cat in.jsonl; i=$((i + 1)); done > big.jsonl
 # shellcheck disable=SC2086
 quern-clean -q $FILTERS_OFF -o bigref.jsonl big.jsonl || echo "Bail out! no reference for the big input"
 mkdir d4
+if unnamed_files d4; then
+	stray() { names d4; }
+else
+	echo "# no O_TMPFILE under $T (or no python3 to ask): a kill may leave .out.jsonl.tmpPID"
+	stray() { names d4 | tr ' ' '\n' | grep -Ev '^\.?out\.jsonl\.tmp[0-9]+$' | tr '\n' ' ' | sed 's/ $//'; }
+fi
 killed=0
 for delay in 0.05 0.15 0.3 0.6; do
 	cp earlier.jsonl d4/out.jsonl
@@ -114,12 +130,14 @@ for delay in 0.05 0.15 0.3 0.6; do
 	rc=$?
 	if [ $rc -eq 137 ]; then
 		killed=$((killed + 1))
-		ok "killed after ${delay} s: the earlier output is as it was" cmp earlier.jsonl d4/out.jsonl
+		# Killed after publishing, the run had its whole output.
+		ok "killed after ${delay} s: the output is the earlier one or the whole new one" \
+			sh -c 'cmp -s earlier.jsonl d4/out.jsonl || cmp -s bigref.jsonl d4/out.jsonl'
 	else
 		is "finished before the kill at ${delay} s" 0 $rc
 		ok "the whole output is there" cmp bigref.jsonl d4/out.jsonl
 	fi
-	is "nothing else is left behind (${delay} s)" "out.jsonl" "$(names d4)"
+	is "nothing else is left behind (${delay} s)" "out.jsonl" "$(stray)"
 	is "the manifest is consistent (${delay} s)" ok "$(integrity)"
 done
 echo "# killed in $killed of 4 runs"
@@ -127,8 +145,8 @@ echo "# killed in $killed of 4 runs"
 ok "a rerun" quern-clean -q $FILTERS_OFF -o d4/out.jsonl big.jsonl
 ok "gives the undisturbed output" cmp bigref.jsonl d4/out.jsonl
 is "and is ok" ok "$(last_status)"
-is "the runs that finished and the rerun are ok, no run is failed" "$((5 - killed)) 0" \
-	"$(sql "SELECT count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status = 'failed') FROM runs WHERE argv LIKE '%d4/out.jsonl%'" | tr '|' ' ')"
+is "no run is marked failed" 0 \
+	"$(sql "SELECT count(*) FROM runs WHERE status = 'failed' AND argv LIKE '%d4/out.jsonl%'")"
 
 # ---- inputs t0401 does not try ----
 # A 100 MB document on one line, under the default limits (16 MiB a
@@ -148,6 +166,7 @@ is "counted" "1 2" "$(counter skipped_too_large) $(counter docs_in)"
 rm -f huge.jsonl
 
 : > empty.jsonl
+# shellcheck disable=SC2086
 ok "an empty file" quern-clean $FILTERS_OFF -o e.jsonl empty.jsonl
 is "gives an empty output" "0" "$(wc -c < e.jsonl | tr -d ' ')"
 like "summed up as nothing" '0 documents in .*; 0 errors$' "$(err)"
@@ -155,6 +174,7 @@ is "an ok run of no documents" "ok 0" "$(last_status) $(counter docs_in)"
 ok "an empty file named .zst" sh -c ': > empty.jsonl.zst && quern-clean -q -o e2.jsonl empty.jsonl.zst'
 
 printf '\377\376\375\n\200\201 text\n\0\0\0\nnot json\n[1,2]\n"a string"\n' > bin.jsonl
+# shellcheck disable=SC2086
 ok "a file of invalid UTF-8 and non-objects" quern-clean $FILTERS_OFF -o b.jsonl bin.jsonl
 is "gives an empty output" "0" "$(wc -c < b.jsonl | tr -d ' ')"
 like "each line reported with file and line" 'bin\.jsonl:1: invalid UTF-8' "$(err)"
