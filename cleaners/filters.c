@@ -139,9 +139,25 @@ static void dup_pieces(struct qn_cleaner *c, const char *s, size_t n, int minrun
 
 /* How many candidates ahead the n-gram loops prefetch table slots. */
 #define PF 16
-/* Candidates per part when a large document's n-grams are counted in parts. */
-#define PART_KEYS 8192
+/*
+ * The tables are sized for the distinct keys rather than for every key
+ * (a large document's n-grams repeat a lot: its 2-grams are a few in a
+ * hundred distinct), so that they stay in the cache.  For the top
+ * n-grams of a document of more than SAMPLE_MIN words, the keys whose
+ * slot hash has its top SAMPLE_BITS bits clear, one in 2^SAMPLE_BITS,
+ * estimate how many distinct keys there are; up to ONE_TABLE are
+ * counted in one table, more are split into parts of about PART_KEYS
+ * distinct keys each.  The duplicated n-grams' table starts at a
+ * DUP_START-th of its candidates past DUP_SMALL.  A table that was
+ * sized too small grows (htab_add_grow); no size changes any count.
+ */
+#define SAMPLE_MIN 16384
+#define SAMPLE_BITS 6
+#define ONE_TABLE 131072
+#define PART_KEYS 4096
 #define PART_MAXBITS 10
+#define DUP_SMALL 32768
+#define DUP_START 4
 
 /*
  * N-gram hashes are a left fold of the words' hashes from one seed, so
@@ -169,9 +185,10 @@ static size_t gram_chars(const struct qn_word *w, size_t i, int n)
  * Counts the n-grams of keys gk[0..n).key at positions gk[0..n).pos (in
  * increasing order): marks the positions of those seen more than once in
  * rep, and keeps the most frequent, the first seen among equals, in
- * *bestcount and *bestfirst.  The slot of the key PF ahead is prefetched.
+ * *bestcount and *bestfirst.  The table starts with room for est keys
+ * and grows.  The slot of the key PF ahead is prefetched.
  */
-static void count_top(struct qn_cleaner *c, const struct gkey *gk, size_t n,
+static void count_top(struct qn_cleaner *c, const struct gkey *gk, size_t n, size_t est,
 		      unsigned char mark, size_t *bestcount, size_t *bestfirst)
 {
 	/*
@@ -183,13 +200,18 @@ static void count_top(struct qn_cleaner *c, const struct gkey *gk, size_t n,
 	unsigned char *rep = c->rep;
 	size_t k, bc = *bestcount, bf = *bestfirst;
 
-	htab_reset(&c->ht, n);
+	htab_reset(&c->ht, est < n ? est : n);
 	t = c->ht;
 	for (k = 0; k < n; k++) {
 		const struct hslot *h;
 		size_t i = gk[k].pos;
 		uint32_t count, first;
 
+		if (__builtin_expect(2 * t.used >= t.mask, 0)) {
+			c->ht = t;
+			htab_grow(&c->ht);
+			t = c->ht;
+		}
 		if (k + PF < n)
 			htab_prefetch(&t, gk[k + PF].key);
 		h = &t.s[htab_add(&t, gk[k].key, (uint32_t)i)];
@@ -206,6 +228,7 @@ static void count_top(struct qn_cleaner *c, const struct gkey *gk, size_t n,
 			bf = first;
 		}
 	}
+	c->ht = t;
 	*bestcount = bc;
 	*bestfirst = bf;
 }
@@ -302,13 +325,15 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 	 * for memory, which the prefetch overlaps.
 	 */
 	for (g = 2; g <= 4; g++) {
-		size_t i, k, cand = 0, bestcount = 0, bestfirst = 0;
+		size_t i, k, cand = 0, ns = 0, est, bestcount = 0, bestfirst = 0;
 		unsigned char need = g > 2 ? (unsigned char)(1u << (g - 3)) : 0;
 		unsigned char mark = (unsigned char)(1u << (g - 2));
+		int sample = nw > SAMPLE_MIN;
 
 		/*
 		 * A candidate at i for n > 2 was one for n - 1 (its (n-1)-gram
-		 * repeats), so c->gh[i] holds that (n-1)-gram's hash.
+		 * repeats), so c->gh[i] holds that (n-1)-gram's hash.  The
+		 * sampled keys go to gk2.
 		 */
 		for (i = 0; i + g <= nw; i++) {
 			uint64_t h;
@@ -323,21 +348,32 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 			c->gh[i] = h;
 			c->gk[cand].pos = (uint32_t)i;
 			c->gk[cand++].key = h;
+			if (sample && part_of(h, SAMPLE_BITS) == 0)
+				c->gk2[ns++].key = h;
 		}
-		if (cand <= 2 * PART_KEYS) {
-			count_top(c, c->gk, cand, mark, &bestcount, &bestfirst);
+		est = cand;
+		if (sample) {
+			htab_reset(&c->ht, ns);
+			for (k = 0; k < ns; k++)
+				htab_add(&c->ht, c->gk2[k].key, 0);
+			/* a quarter more, against the sample's error */
+			est = (c->ht.used << SAMPLE_BITS) + (c->ht.used << (SAMPLE_BITS - 2)) + 64;
+		}
+		if (est <= ONE_TABLE) {
+			count_top(c, c->gk, cand, est, mark, &bestcount, &bestfirst);
 		} else {
 			/*
-			 * A large document: the candidates split by the top bits
-			 * of their keys' slot hash into parts small enough for
-			 * the cache, each counted in order; a key lives in one
-			 * part only, and the best n-gram (most counts, then first
-			 * seen) does not depend on the order the parts come in.
+			 * Many distinct keys: the candidates split by the top
+			 * bits of their keys' slot hash into parts small enough
+			 * for the cache, each counted in order; a key lives in
+			 * one part only, and the best n-gram (most counts, then
+			 * first seen) does not depend on the order the parts
+			 * come in.
 			 */
 			size_t start[(1u << PART_MAXBITS) + 1], nparts;
 			unsigned bits = 1;
 
-			while (((size_t)PART_KEYS << bits) < cand && bits < PART_MAXBITS)
+			while (((size_t)PART_KEYS << bits) < est && bits < PART_MAXBITS)
 				bits++;
 			nparts = (size_t)1 << bits;
 			memset(start, 0, (nparts + 1) * sizeof start[0]);
@@ -352,7 +388,7 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 			for (k = 0; k < nparts; k++) {
 				size_t from = k ? start[k - 1] : 0;
 
-				count_top(c, c->gk2 + from, start[k] - from, mark,
+				count_top(c, c->gk2 + from, start[k] - from, est >> bits, mark,
 					  &bestcount, &bestfirst);
 			}
 		}
@@ -379,7 +415,7 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 		}
 	}
 	for (g = 5; g <= 10; g++) {
-		size_t i, k, cand = 0, next = 0, rep = 0;
+		size_t i, k, slot, cand = 0, next = 0, rep = 0;
 		unsigned need = (unsigned)g - 3;
 
 		/*
@@ -405,7 +441,7 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 			}
 		}
 		bound = cand;
-		htab_reset(&c->ht, cand);
+		htab_reset(&c->ht, cand <= DUP_SMALL ? cand : cand / DUP_START);
 		for (k = 0; k < cand; k++) {
 			if (k + PF < cand)
 				htab_prefetch(&c->ht, c->gk[k + PF].key);
@@ -413,7 +449,8 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 			if (i < next)
 				continue;	/* inside the n-gram just found */
 			/* One probe: a key found again counts 2 (the extra count is harmless). */
-			if (c->ht.s[htab_add(&c->ht, c->gk[k].key, (uint32_t)i)].count > 1) {
+			slot = htab_add_grow(&c->ht, c->gk[k].key, (uint32_t)i);
+			if (c->ht.s[slot].count > 1) {
 				rep += gram_chars(w, i, g);
 				next = i + (size_t)g;
 			}

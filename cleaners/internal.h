@@ -25,6 +25,9 @@ struct htab {
 	struct hslot *s;
 	size_t cap;		/* slots allocated */
 	size_t mask;		/* slots in use, minus one (a power of two) */
+	size_t used;		/* keys in the table */
+	struct hslot *spare;	/* where htab_grow rehashes to */
+	size_t capspare;
 };
 
 /* An n-gram's hash and its position. */
@@ -67,6 +70,8 @@ size_t qn_words_cached(struct qn_cleaner *c, const char *text, size_t n,
 
 /* Empties t and makes room for n keys at a load of at most one half. */
 void htab_reset(struct htab *t, size_t n);
+/* Doubles t's slots, every key kept with its count and first index. */
+void htab_grow(struct htab *t);
 void htab_release(struct htab *t);
 
 static inline size_t slot_of(uint64_t key, size_t mask)
@@ -99,6 +104,7 @@ static inline size_t htab_add(struct htab *t, uint64_t key, uint32_t i)
 			h->key = key;
 			h->count = 1;
 			h->first = i;
+			t->used++;
 			return s;
 		}
 		if (h->key == key) {
@@ -107,6 +113,18 @@ static inline size_t htab_add(struct htab *t, uint64_t key, uint32_t i)
 		}
 		s = (s + 1) & t->mask;
 	}
+}
+
+/*
+ * As htab_add, on a table sized for fewer keys than will come: it
+ * doubles before it is more than half full.  A slot index is valid
+ * until the next addition.
+ */
+static inline size_t htab_add_grow(struct htab *t, uint64_t key, uint32_t i)
+{
+	if (__builtin_expect(2 * t->used >= t->mask, 0))
+		htab_grow(t);
+	return htab_add(t, key, i);
 }
 
 /* Whether key is in t (without adding it). */

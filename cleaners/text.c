@@ -41,12 +41,43 @@ void htab_reset(struct htab *t, size_t n)
 		t->cap = want;
 	}
 	t->mask = want - 1;
+	t->used = 0;
 	memset(t->s, 0, want * sizeof *t->s);
+}
+
+void htab_grow(struct htab *t)
+{
+	size_t want = 2 * (t->mask + 1), mask = want - 1, k, cap;
+	struct hslot *s;
+
+	if (want > t->capspare) {
+		free(t->spare);
+		t->spare = qn_xmalloc(want * sizeof *t->spare);
+		t->capspare = want;
+	}
+	s = t->spare;
+	cap = t->capspare;
+	memset(s, 0, want * sizeof *s);
+	for (k = 0; k <= t->mask; k++) {
+		size_t j;
+
+		if (t->s[k].count == 0)
+			continue;
+		for (j = slot_of(t->s[k].key, mask); s[j].count; j = (j + 1) & mask)
+			;
+		s[j] = t->s[k];
+	}
+	t->spare = t->s;
+	t->capspare = t->cap;
+	t->s = s;
+	t->cap = cap;
+	t->mask = mask;
 }
 
 void htab_release(struct htab *t)
 {
 	free(t->s);
+	free(t->spare);
 	memset(t, 0, sizeof *t);
 }
 

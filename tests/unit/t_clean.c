@@ -459,106 +459,165 @@ static void test_repetition(struct qn_cleaner *c)
 }
 
 /*
- * Large texts, where the n-grams are counted in parts of the hash space:
- * 40000 words of a 40-word vocabulary, each n-gram coded as a number in
- * base 40, checked against plain counting arrays (top n-grams) and a
- * separate set of the codes (datatrove's greedy walk).
+ * Large texts, where the tables are sized from a sample of the keys and
+ * grow, and the n-grams of many distinct ones are counted in parts of
+ * the hash space: each word a number below a vocabulary size, checked
+ * against a plain map of the n-grams by their first position (equal
+ * when their numbers are): counts for the top n-grams, datatrove's
+ * greedy walk over a set for the duplicated ones.
  */
-#define BIG_WORDS 40000
-#define BIG_VOCAB 40
-static int big_set_add(uint64_t *set, size_t cap, uint64_t key)	/* 1 if it was there */
-{
-	size_t s = (size_t)((key + 1) * 0x9E3779B97F4A7C15ULL >> 40) & (cap - 1);
+struct big_map {
+	uint32_t *pos;	/* first position + 1, 0 when empty */
+	uint32_t *cnt;
+	size_t cap;
+};
 
-	while (set[s]) {
-		if (set[s] == key + 1)
-			return 1;
-		s = (s + 1) & (cap - 1);
-	}
-	set[s] = key + 1;
-	return 0;
+static size_t big_find(const struct big_map *m, const uint32_t *id, size_t i, int g, int *found)
+{
+	uint64_t h = 0;
+	size_t s;
+	int k;
+
+	for (k = 0; k < g; k++)
+		h = (h + id[i + (size_t)k] + 1) * 0x9E3779B97F4A7C15ULL;
+	for (s = (size_t)(h >> 40) & (m->cap - 1); m->pos[s]; s = (s + 1) & (m->cap - 1))
+		if (!memcmp(id + m->pos[s] - 1, id + i, (size_t)g * sizeof *id)) {
+			*found = 1;
+			return s;
+		}
+	*found = 0;
+	return s;
 }
 
-static void test_repetition_large(struct qn_cleaner *c)
+static void big_check(struct qn_cleaner *c, const uint32_t *id, size_t nw, struct big_map *m,
+		      int *bad, const char *what)
 {
-	enum { SETCAP = 1 << 17 };
 	struct qn_clean_result res;
 	struct qn_buf text = QN_BUF_INIT;
-	uint32_t *id = malloc(BIG_WORDS * sizeof *id), *cnt = malloc(64000000);
-	uint64_t *set = malloc(SETCAP * sizeof *set);
-	int iter, bad = 0;
+	size_t i, total;
+	int g;
 
-	for (iter = 0; iter < 3; iter++) {
-		size_t i, k, total, v = iter == 0 ? BIG_VOCAB : 12 + 10 * (size_t)iter;
-		int g;
+	for (i = 0; i < nw; i++) {
+		char w[16];
 
-		qn_buf_reset(&text);
-		for (i = 0; i < BIG_WORDS; i++) {
-			char w[8];
+		snprintf(w, sizeof w, "%sq%04u", i ? ((tap_rand() % 10) ? " " : "\n") : "",
+			 (unsigned)id[i]);
+		qn_buf_puts(&text, w);
+	}
+	total = text.len;	/* ASCII: bytes are characters; every word is 5 */
+	qn_cleaner_run(c, &text, 1, &res);
+	for (g = 2; g <= 10; g++) {
+		size_t idx, best = 0, rep = 0, s;
+		double want, got;
+		int found;
 
-			id[i] = (uint32_t)(tap_rand() % v);
-			snprintf(w, sizeof w, "%sq%02u", i ? ((tap_rand() % 10) ? " " : "\n") : "",
-				 (unsigned)id[i]);
-			qn_buf_puts(&text, w);
-		}
-		total = text.len;	/* ASCII: bytes are characters */
-		qn_cleaner_run(c, &text, 1, &res);
-		for (g = 2; g <= 4; g++) {
-			size_t ncode = 1, best = 0, bestcount = 0;
-			double want;
-
-			for (k = 0; k < (size_t)g; k++)
-				ncode *= BIG_VOCAB;
-			memset(cnt, 0, ncode * sizeof *cnt);
-			for (i = 0; i + g <= BIG_WORDS; i++) {
-				size_t code = 0;
-
-				for (k = 0; k < (size_t)g; k++)
-					code = code * BIG_VOCAB + id[i + k];
-				cnt[code]++;
-			}
-			for (i = 0; i + g <= BIG_WORDS; i++) {
-				size_t code = 0;
-
-				for (k = 0; k < (size_t)g; k++)
-					code = code * BIG_VOCAB + id[i + k];
-				if (cnt[code] > bestcount) {	/* the first among equals wins */
-					bestcount = cnt[code];
-					best = i;
+		memset(m->pos, 0, m->cap * sizeof *m->pos);
+		if (g <= 4) {
+			for (i = 0; i + g <= nw; i++) {
+				s = big_find(m, id, i, g, &found);
+				if (!found) {
+					m->pos[s] = (uint32_t)i + 1;
+					m->cnt[s] = 0;
 				}
+				/* the first among equals wins: a later one needs more */
+				if (++m->cnt[s] > best)
+					best = m->cnt[s];
 			}
-			(void)best;	/* every word is 3 characters */
-			want = bestcount < 2 ? 0 : (double)((3 * (size_t)g + (size_t)g - 1) * bestcount) / (double)total;
-			if (fabs(want - res.m[M_GR_TOP_2 + g - 2]) > 1e-12 && bad++ < 5)
-				printf("# large top_%d: got %g want %g (iter %d)\n", g, res.m[M_GR_TOP_2 + g - 2], want, iter);
-		}
-		for (g = 5; g <= 10; g++) {
-			size_t idx = 0, rep = 0;
-			double want;
-
-			memset(set, 0, SETCAP * sizeof *set);
-			while (idx + g <= BIG_WORDS) {
-				uint64_t code = 0;
-
-				for (k = 0; k < (size_t)g; k++)
-					code = code * BIG_VOCAB + id[idx + k];
-				if (big_set_add(set, SETCAP, code)) {
-					rep += 3 * (size_t)g;
+			want = best < 2 ? 0 : (double)((5 * (size_t)g + (size_t)g - 1) * best) / (double)total;
+			got = res.m[M_GR_TOP_2 + g - 2];
+		} else {
+			for (idx = 0; idx + g <= nw;) {
+				s = big_find(m, id, idx, g, &found);
+				if (found) {
+					rep += 5 * (size_t)g;
 					idx += (size_t)g;
 				} else {
+					m->pos[s] = (uint32_t)idx + 1;
 					idx++;
 				}
 			}
 			want = (double)rep / (double)total;
-			if (fabs(want - res.m[M_GR_DUP_5 + g - 5]) > 1e-12 && bad++ < 5)
-				printf("# large dup_%d: got %g want %g (iter %d)\n", g, res.m[M_GR_DUP_5 + g - 5], want, iter);
+			got = res.m[M_GR_DUP_5 + g - 5];
 		}
+		if (fabs(want - got) > 1e-12 && (*bad)++ < 5)
+			printf("# %s: %d-grams: got %g want %g\n", what, g, got, want);
 	}
-	is_int(bad, 0, "Gopher n-gram measures of 40000-word texts equal plain counting");
-	free(id);
-	free(cnt);
-	free(set);
 	qn_buf_release(&text);
+}
+
+static void test_repetition_large(struct qn_cleaner *c)
+{
+	/* words, vocabulary: few and many distinct n-grams of each size */
+	/*
+	 * words, vocabulary, and 1 where passages of 5 to 44 words are
+	 * copied from earlier (many distinct n-grams, and duplicated ones
+	 * in every part of the hash space)
+	 */
+	static const size_t kind[][3] = {
+		{ 40000, 40, 0 }, { 40000, 22, 0 }, { 40000, 32, 0 }, { 300000, 2000, 0 },
+		{ 300000, 2000, 1 }, { 200000, 12, 0 }, { 200000, 5, 0 }, { 150000, 150, 1 }
+	};
+	struct big_map m;
+	uint32_t *id = malloc(300000 * sizeof *id);
+	size_t t, i;
+	int bad = 0;
+
+	m.cap = 1 << 20;
+	m.pos = malloc(m.cap * sizeof *m.pos);
+	m.cnt = malloc(m.cap * sizeof *m.cnt);
+	for (t = 0; t < sizeof kind / sizeof kind[0]; t++) {
+		char what[40];
+
+		for (i = 0; i < kind[t][0]; i++) {
+			if (kind[t][2] && i > 100 && tap_rand() % 40 == 0) {
+				size_t from = tap_rand() % (i - 50), len = 5 + tap_rand() % 40;
+
+				for (; len-- > 0 && i < kind[t][0]; i++)
+					id[i] = id[from++];
+				i--;
+				continue;
+			}
+			id[i] = (uint32_t)(tap_rand() % kind[t][1]);
+		}
+		snprintf(what, sizeof what, "%zu words of %zu%s", kind[t][0], kind[t][1],
+			 kind[t][2] ? ", copied passages" : "");
+		big_check(c, id, kind[t][0], &m, &bad, what);
+	}
+	is_int(bad, 0, "Gopher n-gram measures of texts of 40000 to 300000 words equal a plain map");
+	free(id);
+	free(m.pos);
+	free(m.cnt);
+}
+
+/*
+ * The hash table started small and grown, against one large enough
+ * never to grow: every key with the same count and first index.
+ */
+static void test_htab_grow(void)
+{
+	struct htab small = { 0 }, big = { 0 };
+	int t, bad = 0;
+
+	for (t = 0; t < 20; t++) {
+		size_t n = 1 + tap_rand() % 50000, distinct = 1 + tap_rand() % n, i, grew = 0;
+
+		htab_reset(&small, tap_rand() % 8);
+		htab_reset(&big, n);
+		for (i = 0; i < n; i++) {
+			uint64_t key = (tap_rand() % distinct) * 0x100000001B3ULL;
+			size_t mask = small.mask, a = htab_add_grow(&small, key, (uint32_t)i);
+			size_t b = htab_add(&big, key, (uint32_t)i);
+
+			grew += small.mask != mask;
+			if (small.s[a].count != big.s[b].count || small.s[a].first != big.s[b].first)
+				bad++;
+		}
+		if (small.used != big.used || (distinct > 100 && !grew))
+			bad++;
+	}
+	is_int(bad, 0, "a growing hash table counts as a large one on 20 random key streams");
+	htab_release(&small);
+	htab_release(&big);
 }
 
 /* The word-at-a-time counters against byte loops, at every length and offset. */
@@ -598,6 +657,7 @@ int main(void)
 	test_params();
 	test_rules();
 	test_counters();
+	test_htab_grow();
 	qn_cleaner_free(c);
 	/* Only the repetition step, so every text reaches it. */
 	for (i = 0; i < P_NFKC; i++)
