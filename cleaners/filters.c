@@ -335,21 +335,38 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 		 * repeats), so c->gh[i] holds that (n-1)-gram's hash.  The
 		 * sampled keys go to gk2.
 		 */
-		for (i = 0; i + g <= nw; i++) {
-			uint64_t h;
+		if (g == 2) {
+			for (i = 0; i + g <= nw; i++) {
+				uint64_t h = gram_more(gram_more(GRAM_SEED, w[i].hash), w[i + 1].hash);
 
-			if (g == 2) {
-				h = gram_more(gram_more(GRAM_SEED, w[i].hash), w[i + 1].hash);
-			} else {
-				if (!(c->rep[i] & c->rep[i + 1] & need))
-					continue;
-				h = gram_more(c->gh[i], w[i + g - 1].hash);
+				c->gh[i] = h;
+				c->gk[i].pos = (uint32_t)i;
+				c->gk[i].key = h;
+				if (sample && part_of(h, SAMPLE_BITS) == 0)
+					c->gk2[ns++].key = h;
 			}
-			c->gh[i] = h;
-			c->gk[cand].pos = (uint32_t)i;
-			c->gk[cand++].key = h;
-			if (sample && part_of(h, SAMPLE_BITS) == 0)
-				c->gk2[ns++].key = h;
+			cand = i;
+		} else {
+			/*
+			 * Without a branch: whether a position is a candidate
+			 * is data.  Each position's hash is extended and stored,
+			 * and the list's end moves on only for a candidate (a
+			 * position that is none never becomes one again, and its
+			 * hash, from the 2-grams on, is never read).
+			 */
+			for (i = 0; i + g <= nw; i++) {
+				uint64_t h = gram_more(c->gh[i], w[i + g - 1].hash);
+				size_t is = (c->rep[i] & c->rep[i + 1] & need) != 0;
+
+				c->gh[i] = h;
+				c->gk[cand].pos = (uint32_t)i;
+				c->gk[cand].key = h;
+				cand += is;
+				if (sample) {
+					c->gk2[ns].key = h;
+					ns += is & (part_of(h, SAMPLE_BITS) == 0);
+				}
+			}
 		}
 		est = cand;
 		if (sample) {
@@ -426,18 +443,20 @@ void qn_step_gopher_rep(struct qn_cleaner *c, const char *text, size_t n, int st
 		 */
 		if (g == 5) {
 			for (i = 0; i + g <= nw; i++) {
-				if ((unsigned)(c->rep[i] >> 3) < need)
-					continue;
 				c->gk[cand].pos = (uint32_t)i;
-				c->gk[cand++].key = gram_more(c->gh[i], w[i + g - 1].hash);
+				c->gk[cand].key = gram_more(c->gh[i], w[i + g - 1].hash);
+				cand += (unsigned)(c->rep[i] >> 3) >= need;
 			}
 		} else {
 			for (k = 0; k < bound; k++) {
+				size_t last;
+				uint64_t h = c->gk[k].key;
+
 				i = c->gk[k].pos;
-				if ((unsigned)(c->rep[i] >> 3) < need || i + g > nw)
-					continue;
+				last = i + g - 1 < nw ? i + g - 1 : nw - 1;	/* read inside w */
 				c->gk[cand].pos = (uint32_t)i;
-				c->gk[cand++].key = gram_more(c->gk[k].key, w[i + g - 1].hash);
+				c->gk[cand].key = gram_more(h, w[last].hash);
+				cand += ((unsigned)(c->rep[i] >> 3) >= need) & (i + g <= nw);
 			}
 		}
 		bound = cand;
