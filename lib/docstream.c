@@ -9,7 +9,7 @@
  * Writing serializes into a buffer and compresses with zstd or zlib
  * directly.  Each part goes to an unnamed O_TMPFILE file in the target
  * directory (or a hidden temporary name where the file system has no
- * O_TMPFILE) and is linked and renamed into place only at commit.
+ * O_TMPFILE) and is given its name (qn_link_unnamed) only at commit.
  */
 #define _GNU_SOURCE
 #include <archive.h>
@@ -582,9 +582,6 @@ int qn_docwriter_write(struct qn_docwriter *w, const struct qn_doc *d,
 /* Links an O_TMPFILE descriptor, or renames the temporary, to the final name. */
 static int publish(struct part *pt, struct qn_err *err)
 {
-	char fdpath[64];
-	char *tmp;
-
 	if (pt->tmp) {
 		if (rename(pt->tmp, pt->path) < 0)
 			return qn_err_set(err, QN_EIO, "%s: rename: %s", pt->path, strerror(errno));
@@ -592,18 +589,8 @@ static int publish(struct part *pt, struct qn_err *err)
 		pt->tmp = NULL;
 		return 0;
 	}
-	/* linkat cannot replace a file: link under a fresh name, then rename. */
-	tmp = qn_xasprintf("%s.tmp%ld", pt->path, (long)getpid());
-	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", pt->fd);
-	unlink(tmp);
-	if (linkat(AT_FDCWD, fdpath, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0 ||
-	    rename(tmp, pt->path) < 0) {
-		qn_err_set(err, QN_EIO, "%s: %s", pt->path, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return QN_EIO;
-	}
-	free(tmp);
+	if (qn_link_unnamed(pt->fd, pt->path) < 0)
+		return qn_err_set(err, QN_EIO, "%s: %s", pt->path, strerror(errno));
 	return 0;
 }
 

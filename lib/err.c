@@ -1,7 +1,10 @@
 /*
- * err.c: error values, aborting allocators and the write loop (see err.h).
+ * err.c: error values, aborting allocators, the write loop and the naming
+ * of unnamed files (see err.h).
  */
+#define _GNU_SOURCE	/* linkat's AT_SYMLINK_FOLLOW on /proc/self/fd */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,5 +119,28 @@ int qn_write_all(int fd, const void *p, size_t n)
 		s += w;
 		n -= (size_t)w;
 	}
+	return 0;
+}
+
+int qn_link_unnamed(int fd, const char *path)
+{
+	char fdpath[64], *tmp;
+	int e;
+
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, fdpath, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	tmp = qn_xasprintf("%s.tmp%ld", path, (long)getpid());
+	unlink(tmp);
+	if (linkat(AT_FDCWD, fdpath, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0 || rename(tmp, path) < 0) {
+		e = errno;
+		unlink(tmp);
+		free(tmp);
+		errno = e;
+		return -1;
+	}
+	free(tmp);
 	return 0;
 }

@@ -58,6 +58,15 @@ char *qn_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 int qn_write_all(int fd, const void *p, size_t n);
 
+/*
+ * Gives an unnamed file (open(dir, O_TMPFILE)) the name path, replacing
+ * any file there: linked straight to path when the name is free, so a
+ * kill at any moment leaves either nothing or the whole file; otherwise
+ * (linkat cannot replace) linked under PATH.tmpPID and renamed over path.
+ * Returns 0, or -1 with errno set.
+ */
+int qn_link_unnamed(int fd, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

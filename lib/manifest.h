@@ -106,7 +106,10 @@ void qn_manifest_count(struct qn_manifest *m, const char *name, int64_t delta);
 int qn_manifest_flush(struct qn_manifest *m, struct qn_err *err);
 /*
  * Ends the run: writes what is queued, the counters, the end time and the
- * status ("ok" when ok, else "failed" with error as the reason).
+ * status ("ok" when ok, else "failed" with error as the reason), all in
+ * one transaction, so a run is never "ok" without its records.  When that
+ * write fails (a full disk), a failed run drops what was queued and
+ * writes only its status and counters, so it is still marked failed.
  */
 int qn_manifest_run_end(struct qn_manifest *m, int ok, const char *error,
 			struct qn_err *err);

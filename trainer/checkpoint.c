@@ -222,29 +222,10 @@ static int open_unnamed(const char *path, char **tmp)
 	return fd;
 }
 
-/*
- * Gives the finished file its name, replacing any file there: the
- * temporary renamed, or the unnamed file linked under PATH.tmp.PID and
- * renamed (linkat cannot replace).  Returns 0, or -1 with errno.
- */
+/* Gives the finished file its name, replacing any file there. */
 static int name_it(int fd, const char *tmp, const char *path)
 {
-	char fdpath[64], *link;
-	int rc, e;
-
-	if (tmp)
-		return rename(tmp, path);
-	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
-	link = qn_xasprintf("%s.tmp.%ld", path, (long)getpid());
-	unlink(link);
-	rc = linkat(AT_FDCWD, fdpath, AT_FDCWD, link, AT_SYMLINK_FOLLOW);
-	if (rc == 0 && (rc = rename(link, path)) < 0) {
-		e = errno;
-		unlink(link);
-		errno = e;
-	}
-	free(link);
-	return rc;
+	return tmp ? rename(tmp, path) : qn_link_unnamed(fd, path);
 }
 
 int qn_ckpt_write(const char *path, const struct qn_ckpt *c, struct qn_err *err)

@@ -65,7 +65,12 @@ struct qn_ckpt {
  */
 size_t qn_ckpt_nparams(const struct qn_gpt_config *c, const char **why);
 
-/* Writes c to path atomically (temporary file, fsync, rename). */
+/*
+ * Writes c to path atomically: into an unnamed file in path's directory
+ * (O_TMPFILE), fsynced, then named path (qn_link_unnamed), so a kill
+ * while writing leaves no file behind; where the file system has no
+ * O_TMPFILE, a named temporary file (PATH.tmp.PID) instead.
+ */
 int qn_ckpt_write(const char *path, const struct qn_ckpt *c, struct qn_err *err);
 /*
  * Reads a checkpoint into c (which it initialises; release with

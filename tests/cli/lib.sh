@@ -80,6 +80,26 @@ skip() { _n=$((_n + 1)); echo "ok $_n - $1 # SKIP $2"; }
 # sql QUERY: one query on the test's manifest, as an auditor would run it.
 sql() { sqlite3 -batch -noheader "$QUERN_MANIFEST" "$1"; }
 
+# limited BLOCKS COMMAND...: the command under a file-size limit of
+# BLOCKS 512-byte blocks, its writes past it failing with EFBIG, as on a
+# full disk (RLIMIT_FSIZE binds root too; SIGXFSZ is ignored).
+limited() {
+	_b=$1; shift
+	sh -c 'trap "" XFSZ; ulimit -f "$0" && exec "$@"' "$_b" "$@"
+}
+
+# names DIR: the names in a directory, hidden ones too, on one line.
+names() { (cd "$1" && ls -A | tr '\n' ' ' | sed 's/ $//'); }
+
+# unnamed_files DIR: whether the file system under DIR has unnamed files
+# (O_TMPFILE).  Where it has not, programs write under a temporary name,
+# which a SIGKILL cannot clean up, so kill tests let such names be;
+# without python3 to ask, they are let be too.
+unnamed_files() {
+	command -v python3 >/dev/null 2>&1 &&
+		python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_TMPFILE | os.O_WRONLY, 0o600))' "$1" 2>/dev/null
+}
+
 done_testing() {
 	echo "1..$_n"
 	[ $_failed -eq 0 ]

@@ -24,24 +24,9 @@ last_error() { sql "SELECT error FROM runs ORDER BY id DESC LIMIT 1"; }
 integrity() { sqlite3 -batch -noheader "${1:-$QUERN_MANIFEST}" 'PRAGMA integrity_check'; }
 FILTERS_OFF="--no-langid --no-gopher-repetition --no-gopher-quality --no-c4 --no-fineweb"
 
-# limited BLOCKS COMMAND...: the command under a file-size limit of
-# BLOCKS 512-byte blocks, its writes past it failing with EFBIG.
-limited() {
-	_b=$1; shift
-	sh -c 'trap "" XFSZ; ulimit -f "$0" && exec "$@"' "$_b" "$@"
-}
-
-# The names in a directory, hidden ones too, on one line.
-names() { (cd "$1" && ls -A | tr '\n' ' ' | sed 's/ $//'); }
-
-# Whether the file system under DIR has unnamed files (O_TMPFILE).  Where
-# it has not, the output is written under a hidden temporary name
-# (.OUT.tmpPID), which a SIGKILL cannot clean up: the kill test then lets
-# such names be.  Without python3 to ask, they are let be too.
-unnamed_files() {
-	command -v python3 >/dev/null 2>&1 &&
-		python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_TMPFILE | os.O_WRONLY, 0o600))' "$1" 2>/dev/null
-}
+# limited, names and unnamed_files are lib.sh's.  Where the file system
+# has no unnamed files, the output is written under a hidden temporary
+# name (.OUT.tmpPID), which the kill test then lets be.
 
 # 20000 documents of 100 bytes, all kept with the filters off (2 MB).
 awk 'BEGIN { for (i = 0; i < 20000; i++)

@@ -27,19 +27,9 @@ SRC=$(cd "${QN_TOP_SRCDIR:-.}" && pwd)
 command -v sqlite3 >/dev/null 2>&1 || skip_all "no sqlite3"
 M="--layers 2 --heads 2 --width 16 -B 4 -T 16"
 
-limited() {
-	_b=$1; shift
-	sh -c 'trap "" XFSZ; ulimit -f "$0" && exec "$@"' "$_b" "$@"
-}
-names() { (cd "$1" && ls -A | tr '\n' ' ' | sed 's/ $//'); }
-# Whether the file system under DIR has unnamed files (O_TMPFILE).  Where
-# it has not, a checkpoint is written as step-NNNNNN.ckpt.tmp.PID, which
-# a SIGKILL cannot clean up: the kill test then lets such names be.
-# Without python3 to ask, they are let be too.
-unnamed_files() {
-	command -v python3 >/dev/null 2>&1 &&
-		python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_TMPFILE | os.O_WRONLY, 0o600))' "$1" 2>/dev/null
-}
+# limited, names and unnamed_files are lib.sh's.  Where the file system
+# has no unnamed files, a checkpoint is written as step-NNNNNN.ckpt.tmp.PID,
+# which the kill test then lets be.
 # losses FILE: "step N/S: loss X" of each step, without the timings.
 losses() { sed -n 's/^\(step [0-9]*\/[0-9]*: loss [^ ]*\) .*/\1/p' "$1"; }
 last_train() { sql "SELECT $1 FROM runs WHERE tool = 'quern-train' ORDER BY id DESC LIMIT 1"; }
