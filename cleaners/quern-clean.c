@@ -940,12 +940,12 @@ int main(int argc, char **argv)
 			if (qn_manifest_file(manifest, qn_docwriter_part(writer, i), QN_OUTPUT, &err) < 0)
 				fail(err.msg);
 	}
-	if (!failure && qn_manifest_run_end(manifest, 1, NULL, &err) < 0)
-		fail(err.msg);
 	if (failure) {
 		qn_warnx("%s", failure);
-		if (qn_manifest_run_end(manifest, 0, failure, &err) < 0)
-			qn_warnx("%s (the run stays marked running)", err.msg);
+		qn_manifest_run_end(manifest, 0, failure, NULL);
+	} else if (qn_manifest_run_end(manifest, 1, NULL, &err) < 0) {
+		fail(err.msg);
+		qn_warnx("%s", failure);
 	}
 	if (!failure && !opt.quiet)
 		print_summary();

@@ -1062,30 +1062,32 @@ static int write_status(struct qn_manifest *m, int ok, const char *error,
 
 /*
  * The queued rows, the counters and the status go in one transaction, so
- * a run is never "ok" without its records.  A failed run whose records
- * cannot be written (the disk that failed the run is full) drops them
- * and writes only its status and counters: a smaller write, into space
- * the failed transaction used, so a failed run is marked failed
- * whenever that can be done at all.
+ * a run is never "ok" without its records.  When they cannot be written
+ * (a full disk), the records are dropped and the run is marked failed,
+ * with the reason it failed or, for a run that was to end ok, why its
+ * records could not be written: a smaller write, into space the failed
+ * transaction used, so a run is marked failed whenever that can be done
+ * at all.  The first error is what is returned.
  */
 int qn_manifest_run_end(struct qn_manifest *m, int ok, const char *error,
 			struct qn_err *err)
 {
+	struct qn_err own, again;
 	int rc;
 
+	if (!err)
+		err = &own;
 	if (need_run(m, err))
 		return QN_EUSAGE;
-	rc = write_all_rows(m, ok, error, err);
-	if (rc && !ok) {
+	if ((rc = write_all_rows(m, ok, error, err))) {
 		m->nrows = 0;
 		qn_buf_reset(&m->arena);
-		rc = write_all_rows(m, ok, error, err);
+		if (write_all_rows(m, 0, ok ? err->msg : error, &again))
+			return rc;
 	}
-	if (rc)
-		return rc;
 	m->run_open = 0;
 	free_counters(m);
-	return 0;
+	return rc;
 }
 
 /* ---- reports ---- */

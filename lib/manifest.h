@@ -108,8 +108,9 @@ int qn_manifest_flush(struct qn_manifest *m, struct qn_err *err);
  * Ends the run: writes what is queued, the counters, the end time and the
  * status ("ok" when ok, else "failed" with error as the reason), all in
  * one transaction, so a run is never "ok" without its records.  When that
- * write fails (a full disk), a failed run drops what was queued and
- * writes only its status and counters, so it is still marked failed.
+ * write fails (a full disk), what was queued is dropped and the run is
+ * marked failed with only its status and counters (the reason: error, or
+ * for ok the write's own error), and that error is returned.
  */
 int qn_manifest_run_end(struct qn_manifest *m, int ok, const char *error,
 			struct qn_err *err);

@@ -898,12 +898,12 @@ int main(int argc, char **argv)
 	/* The exit status says a write error on stdout (the losses): so does the run. */
 	if (!failure && (fflush(stdout) == EOF || ferror(stdout)))
 		fail("write error on standard output");
-	if (!failure && qn_manifest_run_end(manifest, 1, NULL, &err) < 0)
-		fail("%s", err.msg);
 	if (failure) {
 		qn_warnx("%s", failure);
-		if (qn_manifest_run_end(manifest, 0, failure, &err) < 0)
-			qn_warnx("%s (the run stays marked running)", err.msg);
+		qn_manifest_run_end(manifest, 0, failure, NULL);
+	} else if (qn_manifest_run_end(manifest, 1, NULL, &err) < 0) {
+		fail("%s", err.msg);
+		qn_warnx("%s", failure);
 	}
 	qn_manifest_close(manifest);
 	qn_loader_free(tr.train);
