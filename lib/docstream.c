@@ -397,7 +397,7 @@ static char *part_name(const struct qn_docwriter *w, int i)
 static int open_part(struct qn_docwriter *w, struct qn_err *err)
 {
 	struct part *pt;
-	char *dir, *dcopy;
+	char *dcopy, *bcopy, *hidden;
 
 	w->parts = qn_xrealloc(w->parts, (size_t)(w->nparts + 1) * sizeof *w->parts);
 	pt = &w->parts[w->nparts];
@@ -410,16 +410,12 @@ static int open_part(struct qn_docwriter *w, struct qn_err *err)
 	}
 	pt->path = part_name(w, w->nparts);
 	dcopy = qn_xstrdup(pt->path);
-	dir = dirname(dcopy);
-	pt->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
-	if (pt->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-		char *bcopy = qn_xstrdup(pt->path);
-
-		pt->tmp = qn_xasprintf("%s/.%s.tmp%ld", dir, basename(bcopy), (long)getpid());
-		free(bcopy);
-		pt->fd = open(pt->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	}
+	bcopy = qn_xstrdup(pt->path);
+	hidden = qn_xasprintf("%s/.%s.tmp%ld", dirname(dcopy), basename(bcopy), (long)getpid());
+	pt->fd = qn_open_unnamed(pt->path, hidden, 0666, &pt->tmp);
 	free(dcopy);
+	free(bcopy);
+	free(hidden);
 	if (pt->fd < 0) {
 		qn_err_set(err, QN_EIO, "%s: %s", pt->path, strerror(errno));
 		free(pt->path);

@@ -122,6 +122,27 @@ int qn_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+int qn_open_unnamed(const char *path, const char *fallback, int mode, char **tmp)
+{
+	char *dir = qn_xstrdup(path), *slash = strrchr(dir, '/');
+	int fd, e;
+
+	*tmp = NULL;
+	if (slash)
+		slash[slash == dir] = '\0';
+	fd = open(slash ? dir : ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+	e = errno;
+	free(dir);
+	if (fd >= 0 || (e != EOPNOTSUPP && e != EISDIR && e != EINVAL)) {
+		errno = e;
+		return fd;
+	}
+	fd = open(fallback, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd >= 0)
+		*tmp = qn_xstrdup(fallback);
+	return fd;
+}
+
 int qn_link_unnamed(int fd, const char *path)
 {
 	char fdpath[64], *tmp;

@@ -59,7 +59,16 @@ char *qn_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int qn_write_all(int fd, const void *p, size_t n);
 
 /*
- * Gives an unnamed file (open(dir, O_TMPFILE)) the name path, replacing
+ * Opens for writing the file that will become path: an unnamed file in
+ * path's directory (O_TMPFILE), so that a run killed while writing leaves
+ * nothing behind, or, where the file system has no unnamed files, the
+ * named file fallback (*tmp then a copy of it; else NULL).  Returns the
+ * descriptor, or -1 with errno set.
+ */
+int qn_open_unnamed(const char *path, const char *fallback, int mode, char **tmp);
+
+/*
+ * Gives an unnamed file (qn_open_unnamed's, without *tmp) the name path, replacing
  * any file there: linked straight to path when the name is free, so a
  * kill at any moment leaves either nothing or the whole file; otherwise
  * (linkat cannot replace) linked under PATH.tmpPID and renamed over path.

@@ -192,36 +192,6 @@ static int write_all(int fd, const void *p, size_t n, struct qn_hasher *hs)
 	return qn_write_all(fd, p, n);
 }
 
-/*
- * Opens the file that will become path: an unnamed file in path's
- * directory (O_TMPFILE), so that a run killed while writing leaves
- * nothing behind, or, where the file system has no unnamed files,
- * PATH.tmp.PID (*tmp set).  Returns the descriptor, or -1 with errno.
- */
-static int open_unnamed(const char *path, char **tmp)
-{
-	char *dir = qn_xstrdup(path), *slash = strrchr(dir, '/');
-	int fd;
-
-	*tmp = NULL;
-	if (slash)
-		slash[slash == dir] = '\0';
-	fd = open(slash ? dir : ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-		*tmp = qn_xasprintf("%s.tmp.%ld", path, (long)getpid());
-		fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0) {
-			int e = errno;
-
-			free(*tmp);
-			*tmp = NULL;
-			errno = e;
-		}
-	}
-	free(dir);
-	return fd;
-}
-
 /* Gives the finished file its name, replacing any file there. */
 static int name_it(int fd, const char *tmp, const char *path)
 {
@@ -235,7 +205,7 @@ int qn_ckpt_write(const char *path, const struct qn_ckpt *c, struct qn_err *err)
 	unsigned char sum[16];
 	const char *why = NULL, *what = "write";
 	size_t json_len = c->config_json ? strlen(c->config_json) : 0;
-	char *tmp, *slash, *dir;
+	char *fallback, *tmp, *slash, *dir;
 	int fd, rc = 0, dfd, e;
 
 	if (qn_ckpt_nparams(&c->cfg, &why) != c->nparams || !c->nparams)
@@ -246,7 +216,10 @@ int qn_ckpt_write(const char *path, const struct qn_ckpt *c, struct qn_err *err)
 	if (c->tok_hash[0] && !is_hex32(c->tok_hash))
 		return qn_err_set(err, QN_EUSAGE, "%s: tokenizer hash is not 32 hex digits", path);
 
-	if ((fd = open_unnamed(path, &tmp)) < 0)
+	fallback = qn_xasprintf("%s.tmp.%ld", path, (long)getpid());
+	fd = qn_open_unnamed(path, fallback, 0644, &tmp);
+	free(fallback);
+	if (fd < 0)
 		return qn_err_set(err, QN_EIO, "%s: %s", path, strerror(errno));
 	hs = qn_hasher_new();
 	header(&b, c, (uint32_t)json_len);
